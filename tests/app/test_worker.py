@@ -1,0 +1,156 @@
+"""ModelService with fake loaders and jobs: no model, no Streamlit."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+
+from lib.errors import ModelLoadError
+from lib.worker import (
+    PRIORITY_PREFETCH,
+    PRIORITY_USER,
+    ModelService,
+    prefetch_salience,
+    request_salience,
+    salience_key,
+)
+
+
+class Gate:
+    """A loader that blocks until released, so tests control when the model is 'ready'."""
+
+    def __init__(self, model="M", error: Exception | None = None) -> None:
+        self.release = threading.Event()
+        self.model, self.error, self.calls = model, error, 0
+
+    def __call__(self, spec, progress=None):
+        self.calls += 1
+        progress(0.5, "half way")
+        self.release.wait(10)
+        if self.error:
+            raise self.error
+        return self.model
+
+
+def test_loads_once_and_reports_progress():
+    gate = Gate()
+    svc = ModelService("fake", gate)
+    svc.start()
+    svc.start()
+    for _ in range(200):
+        if svc.status()["message"] == "half way":
+            break
+        threading.Event().wait(0.01)
+    st = svc.status()
+    assert st["state"] == "loading" and st["progress"] == 0.5 and st["model"] is None
+    gate.release.set()
+    assert svc.wait_loaded(5) == "M"
+    assert svc.status()["state"] == "ready" and gate.calls == 1
+
+
+def test_load_error_is_kept_as_message_and_fails_jobs():
+    gate = Gate(error=ModelLoadError("Model 'x' is unknown; pick one of: tiny."))
+    gate.release.set()
+    svc = ModelService("x", gate)
+    fut = svc.submit(lambda m: 1)
+    with pytest.raises(ModelLoadError, match="unknown"):
+        fut.result(5)
+    assert svc.status()["state"] == "error"
+    assert "unknown" in svc.status()["error"]
+
+
+def test_unexpected_loader_exception_becomes_short_message():
+    gate = Gate(error=RuntimeError("secret stack detail"))
+    gate.release.set()
+    svc = ModelService("x", gate)
+    with pytest.raises(ModelLoadError) as e:
+        svc.wait_loaded(5)
+    assert "secret stack detail" not in str(e.value)
+    assert "RuntimeError" in str(e.value)
+
+
+def test_user_jobs_go_before_prefetch_and_fifo_within_priority():
+    gate = Gate()
+    svc = ModelService("fake", gate)
+    order: list[str] = []
+    futs = [
+        svc.submit(lambda m: order.append("p1"), priority=PRIORITY_PREFETCH, owner="a"),
+        svc.submit(lambda m: order.append("u1"), priority=PRIORITY_USER, owner="a"),
+        svc.submit(lambda m: order.append("p2"), priority=PRIORITY_PREFETCH, owner="b"),
+        svc.submit(lambda m: order.append("u2"), priority=PRIORITY_USER, owner="b"),
+    ]
+    # Nothing runs while loading; positions follow the priority order.
+    assert [svc.queue_position(f) for f in futs] == [2, 0, 3, 1]
+    gate.release.set()
+    for f in futs:
+        f.result(5)
+    assert order == ["u1", "u2", "p1", "p2"]
+    assert svc.queue_position(futs[0]) is None
+
+
+def test_job_receives_model_and_exceptions_reach_the_caller():
+    gate = Gate(model={"name": "fake"})
+    gate.release.set()
+    svc = ModelService("fake", gate)
+    assert svc.submit(lambda m: m["name"]).result(5) == "fake"
+    with pytest.raises(ZeroDivisionError):
+        svc.submit(lambda m: 1 / 0).result(5)
+    # The worker survives a failing job.
+    assert svc.submit(lambda m: 2).result(5) == 2
+
+
+def test_cancel_prefetch_only_drops_that_owners_prefetch():
+    gate = Gate()
+    svc = ModelService("fake", gate)
+    a_pre = svc.submit(lambda m: "a", priority=PRIORITY_PREFETCH, owner="a")
+    b_pre = svc.submit(lambda m: "b", priority=PRIORITY_PREFETCH, owner="b")
+    a_user = svc.submit(lambda m: "au", priority=PRIORITY_USER, owner="a")
+    assert svc.cancel_prefetch("a") == 1
+    gate.release.set()
+    assert b_pre.result(5) == "b" and a_user.result(5) == "au"
+    with pytest.raises(CancelledError):
+        a_pre.result(5)
+
+
+class FakeSeq:
+    def __init__(self, ids):
+        self.ids = ids
+
+
+def test_salience_cache_makes_repeats_instant_and_prefetch_fills_it():
+    gate = Gate()
+    gate.release.set()
+    svc = ModelService("fake", gate)
+    calls: list[tuple] = []
+
+    def compute(model, seq, targets, method):
+        calls.append(("one", tuple(targets), method))
+        return [float(sum(targets))]
+
+    def compute_batch(model, seq, targets, method):
+        calls.append(("batch", tuple(tuple(t) for t in targets), method))
+        return [[float(sum(t))] for t in targets]
+
+    seq = FakeSeq([2, 5, 7, 9])
+    first = request_salience(svc, "fp", seq, [2, 3], "grad_l2", compute, owner="a")
+    assert first.result(5) == [5.0]
+    again = request_salience(svc, "fp", seq, [3, 2], "grad_l2", compute, owner="a")
+    assert again.done() and again.result() == [5.0]  # order of targets does not matter
+    assert len(calls) == 1
+    # Another method or other weights are other keys.
+    assert salience_key("fp", seq.ids, [2], "grad_l2") != salience_key("fp2", seq.ids, [2],
+                                                                       "grad_l2")
+    futs = prefetch_salience(svc, "fp", seq, [[2, 3], [1], [2]], "grad_dot_input",
+                             compute_batch, owner="a", batch_size=2)
+    for f in futs:
+        f.result(5)
+    hit = request_salience(svc, "fp", seq, [1], "grad_dot_input", compute, owner="a")
+    assert hit.done() and hit.result() == [1.0]
+    # Already-cached targets are not recomputed by a later prefetch.
+    n = len(calls)
+    for f in prefetch_salience(svc, "fp", seq, [[1], [2]], "grad_dot_input", compute_batch,
+                               owner="a"):
+        f.result(5)
+    assert len(calls) == n
