@@ -1,0 +1,1 @@
+"""The only Streamlit-aware code: widgets, component, session state and URL handling."""

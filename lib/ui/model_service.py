@@ -1,0 +1,57 @@
+"""One `ModelService` per model spec for the whole server (shared by every session)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from lib.worker import ModelService
+
+SPEC_KEY = "studio_model_spec"
+
+
+def _load(spec: str | None, progress: Any = None) -> Any:
+    from lib import pipeline  # imported here: JAX/keras load in the background thread
+
+    return pipeline.get_model(spec, progress=progress)
+
+
+@st.cache_resource(show_spinner=False)
+def _service(spec: str) -> ModelService:
+    svc = ModelService(spec, _load)
+    svc.start()
+    return svc
+
+
+def allowed_specs() -> list[str]:
+    """The server's allow-list (never typed by a browser user)."""
+    try:
+        from lib import pipeline
+
+        specs = list(pipeline.allowed_model_specs())
+    except Exception:  # the engine missing or broken: fall back to the configured model
+        specs = []
+    if not specs:
+        specs = [os.environ.get("STUDIO_MODEL") or "embedded"]
+    return specs
+
+
+def current_spec() -> str:
+    """This session's model spec: its sidebar choice if allowed, else the server default."""
+    specs = allowed_specs()
+    chosen = st.session_state.get(SPEC_KEY)
+    return chosen if chosen in specs else specs[0]
+
+
+def get_service(spec: str | None = None) -> ModelService:
+    return _service(spec or current_spec())
+
+
+def model_info(svc: ModelService) -> dict[str, str]:
+    """Name and fingerprint of the loaded model, or blanks while it loads."""
+    model = svc.model
+    if model is None:
+        return {"spec": svc.spec or "", "name": svc.spec or "", "fingerprint": ""}
+    return {"spec": str(model.spec), "name": str(model.name), "fingerprint": str(model.fingerprint)}

@@ -1,0 +1,57 @@
+"""Saved runs page: only the current owner's runs; a link is the only way into anyone else's."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.ui.owner import owner_id
+
+
+def render_runs_page() -> None:
+    from lib.runs import default_store
+
+    st.title("Saved runs")
+    owner = owner_id()
+    store = default_store()
+    runs = store.list_for_owner(owner)
+    if not runs:
+        st.info("You have not shared or saved any runs from this browser yet. Press Share on the "
+                "Debug or Compare page to save one.")
+        return
+    st.caption("Only you see this list. Anyone you send a run's link to can open that run.")
+    for r in runs:
+        page = "pages/compare.py" if r.kind == "compare" else "pages/debug.py"
+        with st.container(border=True):
+            c1, c2 = st.columns([3, 2])
+            c1.markdown(f"**{_md_escape(r.title)}**")
+            c1.caption(f"{r.kind} · model {_md_escape(str(r.model))} · {r.created_at}")
+            c1.page_link(page, label="Open", query_params={"run": r.id}, icon="↗️")
+            new_title = c2.text_input("Title", value=r.title, key=f"runs_title_{r.id}",
+                                      max_chars=200)
+            b1, b2 = c2.columns(2)
+            if b1.button("Rename", key=f"runs_rename_{r.id}"):
+                if not new_title.strip():
+                    st.error("The title is empty; type a title before pressing Rename.")
+                elif store.rename(r.id, owner=owner, title=new_title.strip()):
+                    st.rerun()
+            if b2.button("Delete", key=f"runs_delete_{r.id}"):
+                st.session_state["runs_confirm"] = r.id
+            if st.session_state.get("runs_confirm") == r.id:
+                st.warning("Delete this run? Links to it will stop working.")
+                if st.button("Yes, delete it", key=f"runs_yes_{r.id}"):
+                    store.delete(r.id, owner=owner)
+                    st.session_state.pop("runs_confirm", None)
+                    st.rerun()
+
+
+def _md_escape(text: str) -> str:
+    """Titles are user text: show them literally, never as Markdown or HTML."""
+    out = []
+    for ch in text:
+        if ch in "\\`*_{}[]()#+-.!|<>~$:":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
