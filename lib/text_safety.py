@@ -1,0 +1,135 @@
+"""Make untrusted text safe *and honest* to show as HTML.
+
+Escaping stops markup from running; on top of that, invisible and reordering characters
+(bidi overrides, zero-width spaces, NUL ...) are turned into visible markers such as
+`⟨U+202E⟩` with a tooltip naming the character, because hiding them hides exactly the
+trick a reviewer must see. Only the *display* changes: stored text keeps every character.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+# Names for characters that `unicodedata.name` does not know (controls) or that deserve a
+# plainer description. Everything listed or matched by `_is_invisible` gets a marker.
+_NAMES: dict[int, str] = {
+    0x00: "NULL",
+    0x07: "BELL",
+    0x08: "BACKSPACE",
+    0x0B: "LINE TABULATION",
+    0x0C: "FORM FEED",
+    0x0D: "CARRIAGE RETURN",
+    0x1B: "ESCAPE",
+    0x7F: "DELETE",
+    0x85: "NEXT LINE",
+    0xAD: "SOFT HYPHEN",
+    0x061C: "ARABIC LETTER MARK (bidi control)",
+    0x200B: "ZERO WIDTH SPACE",
+    0x200C: "ZERO WIDTH NON-JOINER",
+    0x200D: "ZERO WIDTH JOINER",
+    0x200E: "LEFT-TO-RIGHT MARK (bidi control)",
+    0x200F: "RIGHT-TO-LEFT MARK (bidi control)",
+    0x2028: "LINE SEPARATOR",
+    0x2029: "PARAGRAPH SEPARATOR",
+    0x202A: "LEFT-TO-RIGHT EMBEDDING (bidi control)",
+    0x202B: "RIGHT-TO-LEFT EMBEDDING (bidi control)",
+    0x202C: "POP DIRECTIONAL FORMATTING (bidi control)",
+    0x202D: "LEFT-TO-RIGHT OVERRIDE (bidi control)",
+    0x202E: "RIGHT-TO-LEFT OVERRIDE (bidi control)",
+    0x2060: "WORD JOINER",
+    0x2061: "FUNCTION APPLICATION (invisible)",
+    0x2062: "INVISIBLE TIMES",
+    0x2063: "INVISIBLE SEPARATOR",
+    0x2064: "INVISIBLE PLUS",
+    0x2066: "LEFT-TO-RIGHT ISOLATE (bidi control)",
+    0x2067: "RIGHT-TO-LEFT ISOLATE (bidi control)",
+    0x2068: "FIRST STRONG ISOLATE (bidi control)",
+    0x2069: "POP DIRECTIONAL ISOLATE (bidi control)",
+    0xFEFF: "ZERO WIDTH NO-BREAK SPACE (byte order mark)",
+}
+
+MARKER_CLASS = "invisible-char"
+
+
+def _is_invisible(cp: int) -> bool:
+    if cp in (0x09, 0x0A):  # tab and newline are ordinary layout
+        return False
+    if cp < 0x20 or 0x7F <= cp <= 0x9F:  # C0 / DEL / C1 controls
+        return True
+    if 0xD800 <= cp <= 0xDFFF:  # lone surrogates (from JSON "\ud800"): not encodable as UTF-8
+        return True
+    if 0xE0000 <= cp <= 0xE007F:  # tag characters: invisible, used to smuggle text
+        return True
+    return cp in _NAMES
+
+
+def char_name(ch: str) -> str:
+    """A human name for one character, e.g. 'U+202E RIGHT-TO-LEFT OVERRIDE (bidi control)'."""
+    cp = ord(ch)
+    name = _NAMES.get(cp)
+    if name is None:
+        if 0xD800 <= cp <= 0xDFFF:
+            name = "LONE SURROGATE (invalid text)"
+        elif 0xE0000 <= cp <= 0xE007F:
+            name = "TAG CHARACTER (invisible)"
+        else:
+            name = unicodedata.name(ch, "CONTROL CHARACTER")
+    return f"U+{cp:04X} {name}"
+
+
+def marker_label(ch: str) -> str:
+    """The visible stand-in for an invisible character, e.g. '⟨U+202E⟩'."""
+    return f"⟨U+{ord(ch):04X}⟩"
+
+
+def is_invisible(ch: str) -> bool:
+    """True for characters that must be shown as a marker instead of as themselves."""
+    return len(ch) == 1 and _is_invisible(ord(ch))
+
+
+def visible_text(s: str) -> list[tuple[str, str | None]]:
+    """Split `s` into runs: `(text, None)` for plain text, `(char, name)` for each marker.
+
+    Joining the first elements gives back `s` exactly.
+    """
+    runs: list[tuple[str, str | None]] = []
+    plain_start = 0
+    for i, ch in enumerate(s):
+        if _is_invisible(ord(ch)):
+            if plain_start < i:
+                runs.append((s[plain_start:i], None))
+            runs.append((ch, char_name(ch)))
+            plain_start = i + 1
+    if plain_start < len(s):
+        runs.append((s[plain_start:], None))
+    return runs
+
+
+def escape_html(s: str) -> str:
+    """HTML-escape text for element content and quoted attribute values."""
+    return html.escape(s, quote=True)
+
+
+def has_invisible(s: str) -> bool:
+    """True if `s` holds any character that `safe_html` would show as a marker."""
+    return any(_is_invisible(ord(ch)) for ch in s)
+
+
+def safe_html(s: str) -> str:
+    """Escaped HTML for untrusted text, with invisible characters shown as titled markers."""
+    out: list[str] = []
+    for text, name in visible_text(s):
+        if name is None:
+            out.append(escape_html(text))
+        else:
+            out.append(
+                f'<span class="{MARKER_CLASS}" title="{escape_html(name)}">'
+                f"{escape_html(marker_label(text))}</span>"
+            )
+    return "".join(out)
+
+
+def safe_plain(s: str) -> str:
+    """Plain text for places that cannot hold markup (tooltips, labels): markers inline."""
+    return "".join(text if name is None else marker_label(text) for text, name in visible_text(s))
