@@ -1,0 +1,284 @@
+"""SQLite store of saved and shared runs.
+
+Durability first: WAL mode with `synchronous=FULL`, one transaction per save, a new connection
+per call (safe from any thread or process), a busy timeout, parameterised SQL only. The schema
+carries `PRAGMA user_version`; `MIGRATIONS[k]` upgrades version k to k + 1, so a database
+written by any earlier release still opens. Records are immutable; only the title can change.
+A full store refuses new saves with a clear message: nothing is ever evicted silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lib.errors import InputError, LimitError, StudioError
+from lib.paths import data_dir
+
+RUN_ID_PATTERN = r"[A-Za-z0-9_-]{22,64}"
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_TITLE_CHARS = 200
+MAX_OWNER_CHARS = 320
+BUSY_TIMEOUT_S = 10.0
+
+# Each entry upgrades the schema by one version; never edit a released entry, append instead.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            size INTEGER NOT NULL,
+            record TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX runs_owner_created ON runs (owner, created_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    id: str
+    kind: str
+    title: str
+    owner: str
+    created_at: str
+    record: dict
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    kind: str
+    title: str
+    created_at: str
+    model: str
+
+
+def is_valid_run_id(run_id: object) -> bool:
+    return isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) is not None
+
+
+def _clean_title(title: object) -> str:
+    if not isinstance(title, str):
+        raise InputError("The run's title must be text.", field="title")
+    title = " ".join(title.split())  # one line: no newlines or runs of spaces in listings
+    if len(title) > MAX_TITLE_CHARS:
+        raise InputError(
+            f"The run's title is {len(title)} characters long; the limit is {MAX_TITLE_CHARS}. "
+            "Shorten it.",
+            field="title",
+        )
+    return title or "Untitled run"
+
+
+def _check_owner(owner: object) -> str:
+    if not isinstance(owner, str) or not owner or len(owner) > MAX_OWNER_CHARS:
+        raise InputError("The run has no valid owner; sign in again or reload.", field="owner")
+    return owner
+
+
+def _record_model(record: Mapping[str, object]) -> str:
+    model = record.get("model")
+    if isinstance(model, str):
+        return model[:200]
+    if isinstance(model, Mapping):
+        name = model.get("name") or model.get("spec")
+        if isinstance(name, str):
+            return name[:200]
+    return ""
+
+
+class RunStore:
+    """Saved runs in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_run_bytes: int = 5_000_000,
+        max_total_bytes: int = 2_000_000_000,
+    ) -> None:
+        self.path = Path(path)
+        self.max_run_bytes = int(max_run_bytes)
+        self.max_total_bytes = int(max_total_bytes)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA synchronous = FULL")
+            yield conn
+        finally:
+            conn.close()
+
+    def _migrate(self) -> None:
+        with self._connect() as conn:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StudioError(
+                    f"The saved-runs database {self.path} cannot use WAL mode (got {mode}); "
+                    "put STUDIO_DATA_DIR on a local disk."
+                )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StudioError(
+                        f"The saved-runs database {self.path} was written by a newer version "
+                        f"(schema {version}, this one knows {SCHEMA_VERSION}). Upgrade the app."
+                    )
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[target]:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {target + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def save(
+        self,
+        record: Mapping[str, object],
+        *,
+        owner: str,
+        title: str,
+        kind: str = "debug",
+    ) -> str:
+        """Store `record` and return its new id (>= 128 random bits, URL-safe)."""
+        owner = _check_owner(owner)
+        title = _clean_title(title)
+        if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+            raise InputError(f"Unknown run kind {str(kind)[:40]!r}.", field="kind")
+        if not isinstance(record, Mapping):
+            raise InputError("A run record must be a mapping of fields.", field="run")
+        try:
+            encoded = json.dumps(record, ensure_ascii=False, allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"This run cannot be saved: it holds a value that is not plain data ({exc}).",
+                field="run",
+            ) from None
+        try:
+            size = len(encoded.encode("utf-8"))
+        except UnicodeEncodeError:
+            # Lone surrogates (e.g. from a JSON "\ud800") cannot be stored as UTF-8; \u escapes
+            # keep the exact characters.
+            encoded = json.dumps(record, ensure_ascii=True, allow_nan=False, sort_keys=True)
+            size = len(encoded)
+        if size > self.max_run_bytes:
+            raise LimitError(
+                f"This run is {size:,} bytes; saved runs are limited to {self.max_run_bytes:,} "
+                "bytes. Use a shorter prompt or fewer variants, then save again.",
+                field="run",
+            )
+        run_id = secrets.token_urlsafe(24)
+        created_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                total = conn.execute("SELECT COALESCE(SUM(size), 0) FROM runs").fetchone()[0]
+                if total + size > self.max_total_bytes:
+                    raise LimitError(
+                        f"The saved-runs store is full ({total:,} of {self.max_total_bytes:,} "
+                        "bytes used). Delete some of your saved runs, or ask the server's "
+                        "administrator to raise the limit.",
+                        field="run",
+                    )
+                conn.execute(
+                    "INSERT INTO runs (id, kind, title, owner, created_at, model, size, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, kind, title, owner, created_at, _record_model(record), size, encoded),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return run_id
+
+    def get(self, run_id: str) -> SavedRun | None:
+        """The run with this id, or None (unknown or malformed ids never reach SQL)."""
+        if not is_valid_run_id(run_id):
+            return None
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id, kind, title, owner, created_at, record FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            record = json.loads(row[5])
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        return SavedRun(
+            id=row[0], kind=row[1], title=row[2], owner=row[3], created_at=row[4], record=record
+        )
+
+    def list_for_owner(self, owner: str) -> list[RunSummary]:
+        """The owner's runs, newest first (never anyone else's)."""
+        if not isinstance(owner, str) or not owner:
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, kind, title, created_at, model FROM runs WHERE owner = ?"
+                " ORDER BY created_at DESC, rowid DESC",
+                (owner,),
+            ).fetchall()
+        return [RunSummary(*row) for row in rows]
+
+    def rename(self, run_id: str, *, owner: str, title: str) -> bool:
+        """Change the title of the owner's run; False if there is no such run of theirs."""
+        if not is_valid_run_id(run_id):
+            return False
+        title = _clean_title(title)
+        with self._connect() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET title = ? WHERE id = ? AND owner = ?", (title, run_id, owner)
+            )
+            return cur.rowcount == 1
+
+    def delete(self, run_id: str, *, owner: str) -> bool:
+        """Delete the owner's run; False if there is no such run of theirs."""
+        if not is_valid_run_id(run_id):
+            return False
+        with self._connect() as conn:
+            cur = conn.execute("DELETE FROM runs WHERE id = ? AND owner = ?", (run_id, owner))
+            return cur.rowcount == 1
+
+    def usage(self) -> tuple[int, int]:
+        """(number of runs, bytes of records) in the whole store."""
+        with self._connect() as conn:
+            count, total = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM runs"
+            ).fetchone()
+        return int(count), int(total)
+
+
+def default_store() -> RunStore:
+    """The server's store: `<STUDIO_DATA_DIR>/runs.sqlite3`."""
+    return RunStore(data_dir() / "runs.sqlite3")

@@ -1,0 +1,219 @@
+"""The SQLite store of saved runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+
+import pytest
+
+from lib.errors import InputError, LimitError, StudioError
+from lib.runs import (
+    RUN_ID_PATTERN,
+    SCHEMA_VERSION,
+    RunStore,
+    RunSummary,
+    default_store,
+)
+
+RECORD = {
+    "model": "tiny",
+    "prompt": "Say <script>x</script> \u202e\x00 😀",
+    "scores": [0.5, -1.25, 3.0],
+    "nested": {"a": [1, 2, {"b": None}]},
+}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs.sqlite3")
+
+
+def test_save_and_get_roundtrip_exact(store):
+    run_id = store.save(RECORD, owner="alice", title="  My\nrun  ", kind="debug")
+    assert re.fullmatch(RUN_ID_PATTERN, run_id) and len(run_id) == 32
+    run = store.get(run_id)
+    assert run is not None
+    assert run.record == RECORD  # every character kept, NUL and bidi included
+    assert (run.id, run.kind, run.title, run.owner) == (run_id, "debug", "My run", "alice")
+    assert run.created_at[:4].isdigit() and "T" in run.created_at
+
+
+def test_lone_surrogate_kept_exactly(store):
+    record = {"prompt": "bad \ud800 half"}
+    run = store.get(store.save(record, owner="a", title="t"))
+    assert run.record == record
+
+
+def test_ids_are_random_and_unique(store):
+    ids = {store.save({"i": i}, owner="a", title="t") for i in range(20)}
+    assert len(ids) == 20
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "short", "x" * 65, "a" * 21, "' OR 1=1 --aaaaaaaaaaaaaaa", "../../etc/passwd" * 2,
+            None, 123, "a" * 10_000],
+)
+def test_malformed_ids_never_reach_sql(store, bad, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("SQL was touched")
+
+    monkeypatch.setattr(store, "_connect", boom)
+    assert store.get(bad) is None
+    assert store.delete(bad, owner="a") is False
+    assert store.rename(bad, owner="a", title="x") is False
+
+
+def test_unknown_well_formed_id(store):
+    assert store.get("A" * 32) is None
+
+
+def test_list_for_owner_newest_first_and_private(store):
+    a1 = store.save({"model": "tiny"}, owner="alice", title="first")
+    b1 = store.save({"model": "embedded"}, owner="bob", title="bob's")
+    a2 = store.save({"model": {"name": "Gemma 3 270M"}}, owner="alice", title="second",
+                    kind="compare")
+    runs = store.list_for_owner("alice")
+    assert [r.id for r in runs] == [a2, a1]
+    assert runs[0] == RunSummary(a2, "compare", "second", runs[0].created_at, "Gemma 3 270M")
+    assert runs[1].model == "tiny"
+    assert [r.id for r in store.list_for_owner("bob")] == [b1]
+    assert store.list_for_owner("carol") == [] and store.list_for_owner("") == []
+
+
+def test_rename_and_delete_only_by_owner(store):
+    run_id = store.save(RECORD, owner="alice", title="old")
+    assert store.rename(run_id, owner="bob", title="hacked") is False
+    assert store.delete(run_id, owner="bob") is False
+    assert store.get(run_id).title == "old"
+    assert store.rename(run_id, owner="alice", title="new") is True
+    assert store.get(run_id).title == "new"
+    assert store.get(run_id).record == RECORD  # records never change
+    assert store.delete(run_id, owner="alice") is True
+    assert store.get(run_id) is None
+    assert store.delete(run_id, owner="alice") is False
+
+
+def test_run_size_limit(tmp_path):
+    store = RunStore(tmp_path / "r.db", max_run_bytes=1000)
+    store.save({"x": "a" * 900}, owner="a", title="fits")
+    with pytest.raises(LimitError) as err:
+        store.save({"x": "a" * 1000}, owner="a", title="too big")
+    assert err.value.field == "run" and "1,000" in str(err.value)
+
+
+def test_full_store_refuses_and_never_evicts(tmp_path):
+    store = RunStore(tmp_path / "r.db", max_total_bytes=300)
+    kept = [store.save({"x": "a" * 80}, owner="a", title=str(i)) for i in range(3)]
+    with pytest.raises(LimitError) as err:
+        store.save({"x": "a" * 80}, owner="a", title="one more")
+    assert "full" in str(err.value) and "Delete" in str(err.value)
+    assert all(store.get(i) is not None for i in kept)
+    assert store.usage()[0] == 3
+    store.delete(kept[0], owner="a")
+    store.save({"x": "a" * 80}, owner="a", title="after delete")
+
+
+def test_bad_records_and_fields(store):
+    with pytest.raises(InputError):
+        store.save({"x": float("nan")}, owner="a", title="t")
+    with pytest.raises(InputError):
+        store.save({"x": object()}, owner="a", title="t")
+    with pytest.raises(InputError) as err:
+        store.save({}, owner="a", title="t" * 500)
+    assert err.value.field == "title"
+    with pytest.raises(InputError):
+        store.save({}, owner="", title="t")
+    with pytest.raises(InputError):
+        store.save({}, owner="a", title="t", kind="x'; DROP TABLE runs;--")
+    assert store.usage() == (0, 0)
+
+
+def test_hostile_text_is_data_not_sql(store):
+    evil = "'); DROP TABLE runs; --"
+    run_id = store.save({"p": evil}, owner=evil, title=evil)
+    assert store.get(run_id).title == evil
+    assert [r.id for r in store.list_for_owner(evil)] == [run_id]
+
+
+def test_wal_and_schema_version(store):
+    conn = sqlite3.connect(store.path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+    finally:
+        conn.close()
+    # Re-opening an existing store migrates nothing and keeps data.
+    run_id = store.save({"a": 1}, owner="a", title="t")
+    again = RunStore(store.path)
+    assert again.get(run_id).record == {"a": 1}
+    assert again.schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_refused(tmp_path):
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StudioError, match="newer version"):
+        RunStore(path)
+
+
+def test_record_stored_as_json_text(store):
+    run_id = store.save({"b": 1, "a": "é"}, owner="a", title="t")
+    conn = sqlite3.connect(store.path)
+    try:
+        raw = conn.execute("SELECT record, size FROM runs WHERE id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+    assert json.loads(raw[0]) == {"a": "é", "b": 1}
+    assert raw[1] == len(raw[0].encode("utf-8"))
+
+
+def test_concurrent_saves_from_threads(store):
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                run_id = store.save({"n": n, "i": i}, owner=f"user{n}", title=f"{n}-{i}")
+                with lock:
+                    ids.append(run_id)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(ids)) == 40
+    for n in range(4):
+        runs = store.list_for_owner(f"user{n}")
+        assert sorted(store.get(r.id).record["i"] for r in runs) == list(range(10))
+
+
+def test_default_store_uses_studio_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    store = default_store()
+    assert store.path == tmp_path / "data" / "runs.sqlite3"
+    assert store.path.exists()
+
+
+def test_data_dir_defaults(tmp_path, monkeypatch):
+    from lib.paths import cache_dir, data_dir
+
+    monkeypatch.delenv("STUDIO_DATA_DIR", raising=False)
+    monkeypatch.delenv("STUDIO_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data_dir() == tmp_path / ".cache" / "salience-studio"
+    assert cache_dir() == tmp_path / ".cache" / "salience-studio" / "models"
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "models"))
+    assert cache_dir() == tmp_path / "models"
