@@ -1,0 +1,121 @@
+"""Side-by-side comparison: find the matching segment in another variant, diff two prompts."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+
+from lib.records import Segment
+from lib.text_safety import safe_html
+
+# Word-level units: runs of word characters, runs of whitespace, single other characters.
+_DIFF_UNIT = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _line_key(text: str) -> str | None:
+    """'Recommendation' for 'Recommendation: Avoid.'; None without a ':' or an empty label."""
+    if ":" not in text:
+        return None
+    key = text.split(":", 1)[0].strip()
+    return key or None
+
+
+def _pick(candidates: list[int], rank: int) -> int | None:
+    """The candidate with the source's rank among equals, else the first one."""
+    if not candidates:
+        return None
+    return candidates[rank] if rank < len(candidates) else candidates[0]
+
+
+def _rank(source: Sequence[Segment], selected: int, same: Callable[[Segment], bool]) -> int:
+    """How many earlier segments on the same side as `selected` satisfy `same`."""
+    side = source[selected].in_prompt
+    return sum(1 for seg in source[:selected] if seg.in_prompt == side and same(seg))
+
+
+def match_segment(
+    source: Sequence[Segment], selected: int, other: Sequence[Segment], granularity: str
+) -> int | None:
+    """Position in `other` of the segment matching `source[selected]`, or None.
+
+    1. lines: the same label before the first ':' (e.g. "Recommendation"), searching the
+       target segments first, then the prompt's;
+    2. the same stripped text, on the same side first;
+    3. the same position among the target segments (for a target segment);
+    else None.
+    """
+    if not 0 <= selected < len(source):
+        return None
+    src = source[selected]
+    target_pos = [k for k, seg in enumerate(other) if not seg.in_prompt]
+    prompt_pos = [k for k, seg in enumerate(other) if seg.in_prompt]
+
+    if granularity == "lines":
+        key = _line_key(src.text)
+        if key is not None:
+            rank = _rank(source, selected, lambda seg: _line_key(seg.text) == key)
+            for positions in (target_pos, prompt_pos):
+                found = _pick([k for k in positions if _line_key(other[k].text) == key], rank)
+                if found is not None:
+                    return found
+
+    stripped = src.text.strip()
+    if stripped:
+        rank = _rank(source, selected, lambda seg: seg.text.strip() == stripped)
+        same_side, other_side = (prompt_pos, target_pos) if src.in_prompt else (
+            target_pos, prompt_pos
+        )
+        for positions in (same_side, other_side):
+            found = _pick([k for k in positions if other[k].text.strip() == stripped], rank)
+            if found is not None:
+                return found
+
+    if not src.in_prompt:
+        ordinal = sum(1 for seg in source[:selected] if not seg.in_prompt)
+        if ordinal < len(target_pos):
+            return target_pos[ordinal]
+    return None
+
+
+def prompt_diff(a: str, b: str) -> list[tuple[str, str]]:
+    """Word-level diff: `(op, text)` with op in equal/insert/delete.
+
+    Joining the equal and delete pieces gives `a`; the equal and insert pieces give `b`.
+    Neighbouring pieces with the same op are merged; a replacement is a delete then an insert.
+    """
+    units_a = _DIFF_UNIT.findall(a)
+    units_b = _DIFF_UNIT.findall(b)
+    matcher = difflib.SequenceMatcher(None, units_a, units_b, autojunk=False)
+    ops: list[tuple[str, str]] = []
+
+    def add(op: str, text: str) -> None:
+        if not text:
+            return
+        if ops and ops[-1][0] == op:
+            ops[-1] = (op, ops[-1][1] + text)
+        else:
+            ops.append((op, text))
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add("equal", "".join(units_a[i1:i2]))
+        else:
+            add("delete", "".join(units_a[i1:i2]))
+            add("insert", "".join(units_b[j1:j2]))
+    return ops
+
+
+def render_diff_html(a: str, b: str) -> str:
+    """The diff of prompt `a` -> `b` as escaped HTML with <del> and <ins> marks."""
+    parts = ['<div class="prompt-diff" style="white-space:pre-wrap">']
+    for op, text in prompt_diff(a, b):
+        body = safe_html(text)
+        if op == "insert":
+            parts.append(f"<ins>{body}</ins>")
+        elif op == "delete":
+            parts.append(f"<del>{body}</del>")
+        else:
+            parts.append(body)
+    parts.append("</div>")
+    return "".join(parts)
