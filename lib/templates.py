@@ -90,7 +90,15 @@ def parse_template(text: str) -> list[tuple[str, str]]:
                 continue
             close = text.find("}", i + 1)
             nested = text.find("{", i + 1)
-            if close == -1 or (nested != -1 and nested < close):
+            if nested != -1 and (close == -1 or nested < close):
+                raise InputError(
+                    f"The template has an opening brace '{{' at character {i + 1} "
+                    f"(near {_snippet(text, i, i + 20)!r}) followed by another '{{' at character "
+                    f"{nested + 1} before any closing '}}'. Variables cannot be nested: write "
+                    "{topic}, or {{ for a literal brace.",
+                    field=_FIELD,
+                )
+            if close == -1:
                 raise InputError(
                     f"The template has an opening brace '{{' at character {i + 1} "
                     f"(near {_snippet(text, i, i + 20)!r}) with no closing '}}'. Close it, "

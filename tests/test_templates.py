@@ -90,7 +90,8 @@ def test_values_inserted_verbatim_not_reparsed():
     [
         ("Hello {name", "{", 7, "no closing"),
         ("Hello name}", "}", 11, "no opening"),
-        ("a {x{y}}", "{", 3, "no closing"),
+        ("a {x{y}}", "{", 3, "Variables cannot be nested"),
+        ("a {x {", "{", 3, "Variables cannot be nested"),
         ("Item {0} here", "{0}", 6, "positional"),
         ("Item {} here", "{}", 6, "positional"),
         ("{a.b}", "{a.b}", 1, "attribute or index"),
