@@ -1,0 +1,225 @@
+"""What the browser tests do to the app and read back from it (the app's test contract).
+
+Contract (issue 3): output segments carry `data-segment-index` (inside the components-v2 element,
+an open shadow root; Playwright's CSS locators pierce it); coloured overlay spans carry
+`data-salience`, `data-token-start`, `data-token-end`, `data-segment-index`; selected ones have
+class `selected`. URL parameters `g` (granularity), `m` (method), `sel`, `run`.
+
+Waits poll the page with a deadline: a hang guard, never a performance assertion.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+# Output segments = elements with a segment index that are not overlay spans.
+SEGMENT = "[data-segment-index]:not([data-salience])"
+OVERLAY = "[data-salience]"
+RUN_ID = re.compile(r"[?&]run=([A-Za-z0-9_-]{16,})")
+
+T = TypeVar("T")
+
+# For one element: which st.columns column it is in (crossing shadow-root boundaries), or -1.
+_COLUMN_JS = """
+(el) => {
+  const cols = Array.from(document.querySelectorAll('[data-testid="stColumn"]'));
+  let node = el;
+  while (node) {
+    if (node.matches && node.matches('[data-testid="stColumn"]')) {
+      // innermost column wins; report the outermost row's column (a variant column)
+      let outer = node, up = node.parentElement;
+      while (up) {
+        if (up.matches('[data-testid="stColumn"]')) outer = up;
+        up = up.parentElement;
+      }
+      return cols.indexOf(outer);
+    }
+    node = node.parentElement || (node.getRootNode && node.getRootNode().host) || null;
+  }
+  return -1;
+}
+"""
+
+_READ_OVERLAY_JS = (
+    """
+(els) => { const col = """
+    + _COLUMN_JS
+    + """;
+  return els.filter(e => e.getClientRects().length > 0).map(e => ({
+    salience: e.getAttribute('data-salience'),
+    start: e.getAttribute('data-token-start'),
+    end: e.getAttribute('data-token-end'),
+    segment: e.getAttribute('data-segment-index'),
+    selected: e.classList.contains('selected'),
+    background: getComputedStyle(e).backgroundColor,
+    text: e.textContent,
+    column: col(e),
+  })); }
+"""
+)
+
+_READ_SEGMENTS_JS = (
+    """
+(els) => { const col = """
+    + _COLUMN_JS
+    + """;
+  return els.map((e, i) => ({
+    order: i,
+    visible: e.getClientRects().length > 0,
+    index: Number(e.getAttribute('data-segment-index')),
+    selected: e.classList.contains('selected'),
+    text: e.textContent,
+    column: col(e),
+  })).filter(e => e.visible); }
+"""
+)
+
+# The deepest focused element, through shadow roots.
+_ACTIVE_SEGMENT_JS = """
+() => { let a = document.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  return a && a.hasAttribute('data-segment-index') && !a.hasAttribute('data-salience')
+    ? Number(a.getAttribute('data-segment-index')) : null; }
+"""
+
+
+def poll(read: Callable[[], T], ok: Callable[[T], bool], what: str, timeout_s: float = 60) -> T:
+    """Read until `ok(value)`; AssertionError naming `what` (and the last value) otherwise."""
+    deadline = time.monotonic() + timeout_s
+    value = read()
+    while not ok(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}; last: {str(value)[:2000]}"
+            )
+        time.sleep(0.25)
+        value = read()
+    return value
+
+
+def overlay(page: Any) -> list[dict[str, Any]]:
+    return page.locator(OVERLAY).evaluate_all(_READ_OVERLAY_JS)
+
+
+def segments(page: Any) -> list[dict[str, Any]]:
+    return page.locator(SEGMENT).evaluate_all(_READ_SEGMENTS_JS)
+
+
+def selected_segments(page: Any, column: int | None = None) -> list[int]:
+    return [
+        s["index"]
+        for s in segments(page)
+        if s["selected"] and (column is None or s["column"] == column)
+    ]
+
+
+def active_segment(page: Any) -> int | None:
+    return page.evaluate(_ACTIVE_SEGMENT_JS)
+
+
+def app_text(page: Any) -> str:
+    return page.locator("[data-testid='stApp']").inner_text()
+
+
+def assert_no_traceback(page: Any) -> None:
+    shown = page.locator("[data-testid='stException']")
+    assert shown.count() == 0, f"the app shows a traceback:\n{shown.first.inner_text()[:2000]}"
+
+
+def stable(read: Callable[[], T], what: str, timeout_s: float = 60, settle_s: float = 1.0) -> T:
+    """The value once it stops changing for `settle_s` (Streamlit reruns redraw in steps)."""
+    deadline = time.monotonic() + timeout_s
+    last = read()
+    since = time.monotonic()
+    while time.monotonic() - since < settle_s:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} kept changing for {timeout_s:.0f} s")
+        time.sleep(0.25)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
+def open_app(page: Any, base_url: str, path: str = "", params: str = "") -> None:
+    page.goto(f"{base_url}/{path}{'?' + params if params else ''}")
+    page.locator("[data-testid='stApp']").wait_for()
+
+
+def generate(
+    page: Any, label: str = "Generate", timeout_s: float = 180, min_segments: int = 1
+) -> list[dict[str, Any]]:
+    """Click the button and wait for output segments (the model may still be loading)."""
+    button = page.get_by_role("button", name=label, exact=True)
+    button.click(timeout=timeout_s * 1000)
+    segs, errors = poll(
+        lambda: (segments(page), error_messages(page)),
+        lambda v: len(v[0]) >= min_segments or bool(v[1]),
+        f"at least {min_segments} output segment(s) after '{label}'",
+        timeout_s,
+    )
+    assert len(segs) >= min_segments, f"'{label}' failed; the app says: {errors}"
+    return segs
+
+
+def error_messages(page: Any) -> list[str]:
+    """Texts of the st.error boxes on the page."""
+    return page.locator("[data-testid='stAlertContentError']").all_inner_texts()
+
+
+def click_segment(page: Any, index: int, **kwargs: Any) -> None:
+    """Click the (first visible) output segment with this index."""
+    page.locator(f"{SEGMENT}[data-segment-index='{index}']").locator("visible=true").first.click(
+        **kwargs
+    )
+
+
+def click_nth_segment(page: Any, order: int, **kwargs: Any) -> None:
+    """Click the `order`-th output segment element of the page (`segments()[k]["order"]`)."""
+    page.locator(SEGMENT).nth(order).click(**kwargs)
+
+
+def by_column(items: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for item in items:
+        out.setdefault(item["column"], []).append(item)
+    return dict(sorted(out.items()))
+
+
+def colour_key(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["start"], entry["end"], entry["background"])
+
+
+def salience_key(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["start"], entry["end"], entry["salience"])
+
+
+def check_overlay_contract(spans: list[dict[str, Any]]) -> None:
+    """Every overlay span has finite numbers and integer token bounds; same score, same colour."""
+    assert spans, "no overlay spans"
+    colour_of: dict[str, str] = {}
+    for s in spans:
+        value = float(s["salience"])
+        assert math.isfinite(value), s
+        start, end = int(s["start"]), int(s["end"])
+        assert 0 <= start <= end, s
+        # The colour is a function of the number it is coloured by.
+        previous = colour_of.setdefault(s["salience"], s["background"])
+        assert previous == s["background"], (
+            f"two spans with data-salience={s['salience']} have different colours:"
+            f" {previous} and {s['background']}"
+        )
+
+
+def run_id_on_page(page: Any) -> str | None:
+    match = RUN_ID.search(page.url) or RUN_ID.search(app_text(page))
+    if match is None:
+        for href in page.locator("a[href*='run=']").evaluate_all("els => els.map(e => e.href)"):
+            match = RUN_ID.search(href)
+            if match:
+                break
+    return match.group(1) if match else None
