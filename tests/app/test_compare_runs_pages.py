@@ -1,0 +1,88 @@
+"""Compare and Saved runs pages through AppTest on the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import errors, make_app, no_crash
+
+pytestmark = pytest.mark.usefixtures("studio_env")
+
+
+def test_compare_generates_three_columns_and_syncs_selection():
+    at = make_app("pages/compare.py")
+    at.run()
+    no_crash(at)
+    assert [at.selectbox(key=f"cmp_tpl_{i}").value for i in range(3)] == [
+        "fewshot-mistake", "fewshot-fixed", "fewshot-constitution"]
+    at.number_input(key="cmp_max_new").set_value(3)
+    at.button(key="cmp_generate").click().run()
+    no_crash(at)
+    views = at.session_state["cmp_views"]
+    assert len(views) == 3
+    assert "Avoid." in views[1].prompt and "Avoid." not in views[0].prompt
+    # The diff marks what the constitution variant added.
+    assert any("<ins" in h.proto.body and "brief and to the point" in h.proto.body
+               for h in at.get("html"))
+    from lib.segments import segment_sequence
+
+    out0 = [s for s in segment_sequence(views[0].seq, "lines") if not s.in_prompt]
+    at.session_state["cmp_sel"] = (0, out0[0].index)
+    at.run()
+    no_crash(at)
+    coloured = [h.proto.body for h in at.get("html") if "data-salience" in h.proto.body]
+    assert len(coloured) >= 1
+    # Share the set as one link and reopen it.
+    at.button(key="cmp_share").click().run()
+    no_crash(at)
+    run_id = at.session_state["cmp_run"]
+    fresh = make_app("pages/compare.py")
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    no_crash(fresh)
+    assert not errors(fresh)
+    assert [v.seq for v in fresh.session_state["cmp_views"]] == [v.seq for v in views]
+
+
+def test_compare_link_with_unknown_run_says_so():
+    at = make_app("pages/compare.py")
+    at.query_params["run"] = "B" * 32
+    at.run()
+    no_crash(at)
+    assert any("No saved run" in e for e in errors(at))
+
+
+def test_saved_runs_lists_renames_and_deletes_only_own_runs():
+    from lib.runs import default_store
+
+    store = default_store()
+    me, other = "anon:" + "m" * 24, "anon:" + "o" * 24
+    mine = store.save({"model": {"name": "tiny"}}, owner=me, title="My <b>first</b> run")
+    store.save({"model": {"name": "tiny"}}, owner=me, title="Second")
+    theirs = store.save({"model": {"name": "tiny"}}, owner=other, title="Someone else's")
+
+    at = make_app("pages/runs.py")
+    at.query_params["owner"] = "m" * 24
+    at.run()
+    no_crash(at)
+    titles = [t.value for t in at.text_input]
+    assert "My <b>first</b> run" in titles and "Second" in titles
+    assert "Someone else's" not in titles
+    at.text_input(key=f"runs_title_{mine}").set_value("Renamed")
+    at.button(key=f"runs_rename_{mine}").click().run()
+    no_crash(at)
+    assert store.get(mine).title == "Renamed"
+    at.button(key=f"runs_delete_{mine}").click().run()
+    at.button(key=f"runs_yes_{mine}").click().run()
+    no_crash(at)
+    assert store.get(mine) is None
+    assert store.get(theirs) is not None
+    assert "Renamed" not in [t.value for t in at.text_input]
+
+
+def test_app_shell_navigation_and_sidebar_model():
+    at = make_app()
+    at.run()
+    no_crash(at)
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Tiny" in sidebar_text or "tiny" in sidebar_text
