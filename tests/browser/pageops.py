@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-# Output segments = elements with a segment index that are not overlay spans.
-SEGMENT = "[data-segment-index]:not([data-salience])"
+# Output segments = elements with a segment index that are not overlay spans (overlay spans carry
+# token bounds, and `data-salience` once scored; unscored prompt spans have no `data-salience`).
+SEGMENT = "[data-segment-index]:not([data-salience]):not([data-token-start])"
 OVERLAY = "[data-salience]"
 RUN_ID = re.compile(r"[?&]run=([A-Za-z0-9_-]{16,})")
 
@@ -80,10 +81,9 @@ _READ_SEGMENTS_JS = (
 
 # The deepest focused element, through shadow roots.
 _ACTIVE_SEGMENT_JS = """
-() => { let a = document.activeElement;
+(sel) => { let a = document.activeElement;
   while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
-  return a && a.hasAttribute('data-segment-index') && !a.hasAttribute('data-salience')
-    ? Number(a.getAttribute('data-segment-index')) : null; }
+  return a && a.matches(sel) ? Number(a.getAttribute('data-segment-index')) : null; }
 """
 
 
@@ -118,7 +118,7 @@ def selected_segments(page: Any, column: int | None = None) -> list[int]:
 
 
 def active_segment(page: Any) -> int | None:
-    return page.evaluate(_ACTIVE_SEGMENT_JS)
+    return page.evaluate(_ACTIVE_SEGMENT_JS, SEGMENT)
 
 
 def app_text(page: Any) -> str:
@@ -223,3 +223,20 @@ def run_id_on_page(page: Any) -> str | None:
             if match:
                 break
     return match.group(1) if match else None
+
+
+def overlay_marks(spans: list[dict[str, Any]]) -> set[str]:
+    """Segment indices of the overlay spans outlined as the selected target."""
+    return {s["segment"] for s in spans if s["selected"]}
+
+
+def wait_for_url_param(page: Any, name: str, value: str, timeout_s: float = 30) -> None:
+    """The app writes the view into the URL at the end of a rerun: wait for it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    poll(
+        lambda: parse_qs(urlsplit(page.url).query).get(name, []),
+        lambda v: v == [value],
+        f"URL parameter {name}={value}",
+        timeout_s,
+    )
