@@ -8,6 +8,7 @@ import streamlit as st
 
 from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
+from lib.ui.owner import owner_id, remember_owner_in_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,5 +55,7 @@ def run_app() -> None:
                 url_path="runs"),
     ]
     nav = st.navigation(pages)
+    owner_id()
+    remember_owner_in_url()  # a reload keeps this browser's list of saved runs
     guarded(_sidebar)
     nav.run()
