@@ -20,9 +20,10 @@ say "installing test tools (requirements-test.txt)"
 
 # Browser tests drive Debian's chromium (never `playwright install`: it downloads from outside).
 if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
-say "installing chromium with apt-get (browser tests use /usr/bin/chromium)"
+# The emoji font only makes screenshots (the README's included) show the page icons.
+say "installing chromium and an emoji font with apt-get (browser tests use /usr/bin/chromium)"
 "${SUDO[@]}" apt-get update
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji
 if [ ! -x /usr/bin/chromium ]; then
     echo "test.sh: /usr/bin/chromium is missing after apt-get install chromium." >&2
     exit 1

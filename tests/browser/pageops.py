@@ -240,3 +240,12 @@ def wait_for_url_param(page: Any, name: str, value: str, timeout_s: float = 30) 
         f"URL parameter {name}={value}",
         timeout_s,
     )
+
+
+def screenshot(page: Any, path: Any, near: str | None = None) -> None:
+    """Screenshot the viewport, scrolled to the first element matching `near` (Streamlit's main
+    area scrolls inside the page, so a full-page screenshot would not show more)."""
+    if near is not None and page.locator(near).count():
+        page.locator(near).first.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)  # let the scroll paint
+    page.screenshot(path=str(path))

@@ -54,12 +54,20 @@ def test_compare_story_selects_the_same_line_in_all_columns(embedded_server, new
             and all(len(t) == 1 and t[0].strip().startswith("Recommendation") for t in sel.values())
         ),
         "the Recommendation line selected in all three columns",
+        # The selection shows once all three columns' scores are in; the first salience call
+        # compiles the gradient for each length bucket.
+        FIRST_LOAD_S,
     )
     assert first_col in chosen
-    spans = ops.poll(
-        lambda: ops.by_column(ops.overlay(page)),
-        lambda cols: len(cols) == 3,
-        "a salience overlay in all three columns",
+    picked = {
+        col: {str(s["index"]) for s in items if s["selected"]}
+        for col, items in ops.by_column(ops.segments(page)).items()
+    }
+    # Each column's overlay outlines its own Recommendation line once its scores are in.
+    ops.poll(
+        lambda: {c: ops.overlay_marks(v) for c, v in ops.by_column(ops.overlay(page)).items()},
+        lambda marks: marks == picked,
+        "each column's overlay for its Recommendation line",
         300,
     )
     spans = ops.stable(lambda: ops.overlay(page), "the three overlays", timeout_s=300)
@@ -67,10 +75,6 @@ def test_compare_story_selects_the_same_line_in_all_columns(embedded_server, new
     ops.check_overlay_contract(spans)
     ops.assert_no_traceback(page)
 
-    page.screenshot(path=str(ARTIFACTS / "embedded-compare.png"), full_page=True)
+    ops.screenshot(page, ARTIFACTS / "embedded-compare.png", near=".selected")
     # The README shows the three columns with the selection, not the input form above them.
-    page.locator(ops.SEGMENT).nth(recs[0]["order"]).evaluate(
-        "e => e.scrollIntoView({block: 'center'})"
-    )
-    page.wait_for_timeout(300)  # let the scroll paint before the screenshot
-    page.screenshot(path=str(REPO / "docs" / "screenshot-compare.png"))
+    ops.screenshot(page, REPO / "docs" / "screenshot-compare.png", near=".selected")

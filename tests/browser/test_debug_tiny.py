@@ -49,7 +49,7 @@ def test_overlay_follows_the_selection(tiny_server, page) -> None:  # noqa: ANN0
 
     spans_first = _select(page, first)
     ops.check_overlay_contract(spans_first)
-    page.screenshot(path=str(ARTIFACTS / "tiny-debug-selected-first.png"), full_page=True)
+    ops.screenshot(page, ARTIFACTS / "tiny-debug-selected-first.png", near=".selected")
 
     spans_last = _select(page, last)
     ops.check_overlay_contract(spans_last)
@@ -92,7 +92,7 @@ def test_share_link_restores_selection_and_colours(tiny_server, new_context) -> 
         "the shared view's overlay for the selected segment",
     )
     shared = ops.stable(lambda: ops.overlay(other), "the shared overlay")
-    other.screenshot(path=str(ARTIFACTS / "tiny-shared-link.png"), full_page=True)
+    ops.screenshot(other, ARTIFACTS / "tiny-shared-link.png", near=".selected")
     assert [s["text"] for s in ops.segments(other)] == texts
     assert [ops.salience_key(s) for s in shared] == [ops.salience_key(s) for s in spans]
     assert [ops.colour_key(s) for s in shared] == [ops.colour_key(s) for s in spans]
