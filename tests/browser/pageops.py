@@ -242,10 +242,10 @@ def wait_for_url_param(page: Any, name: str, value: str, timeout_s: float = 30) 
     )
 
 
-def screenshot(page: Any, path: Any, near: str | None = None) -> None:
+def screenshot(page: Any, path: Any, near: str | None = None, block: str = "center") -> None:
     """Screenshot the viewport, scrolled to the first element matching `near` (Streamlit's main
     area scrolls inside the page, so a full-page screenshot would not show more)."""
     if near is not None and page.locator(near).count():
-        page.locator(near).first.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.locator(near).first.evaluate("(e, b) => e.scrollIntoView({block: b})", block)
         page.wait_for_timeout(300)  # let the scroll paint
     page.screenshot(path=str(path))

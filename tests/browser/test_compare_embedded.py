@@ -77,4 +77,10 @@ def test_compare_story_selects_the_same_line_in_all_columns(embedded_server, new
 
     ops.screenshot(page, ARTIFACTS / "embedded-compare.png", near=".selected")
     # The README shows the three columns with the selection, not the input form above them.
-    ops.screenshot(page, REPO / "docs" / "screenshot-compare.png", near=".selected")
+    # (from the column headers down: outputs with the selection, then the prompts' overlays)
+    ops.screenshot(
+        page,
+        REPO / "docs" / "screenshot-compare.png",
+        near="[data-testid='stMarkdownContainer']:has-text('Variant 1 ·')",
+        block="start",
+    )
