@@ -55,6 +55,7 @@ class ModelFunctions:
         self._salience = jax.jit(self._salience_impl)
         self._logits_at = jax.jit(self._logits_at_impl)
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
+        self._target_loss = None  # built on first use (tests only)
 
     # -- shared pieces (traced inside jit) -------------------------------------------------
 
@@ -89,7 +90,9 @@ class ModelFunctions:
             with self._scope(weights):
                 hidden = self._hidden(x, padding_mask)
                 logits = self._logits(hidden[0, positions - 1])
-            logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+            # At least float32 (bf16 models), float64 in x64 reference runs.
+            logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)),
+                                      axis=-1)
             return -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
 
         losses, vjp = jax.vjp(token_losses, x_emb)
@@ -100,12 +103,15 @@ class ModelFunctions:
         return grad_l2, grad_dot_input, target_matrix @ losses
 
     def salience(
-        self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0
+        self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0,
+        truncate: bool = True, weights: Sequence[jax.Array] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scores for each target (a set of token indices >= 1) over all `len(ids)` tokens.
+        """grad_l2 [J, N], grad_dot_input [J, N] and summed target loss [J] for each target (a
+        set of token indices >= 1) over all N = `len(ids)` tokens.
 
-        The sequence is cut after the last target token: later tokens cannot influence it (their
-        scores are exactly 0), and the last target token itself only appears as a label.
+        With `truncate` (the fast path) the sequence is cut after the last target token: later
+        tokens cannot influence it (their scores are exactly 0). `weights` replaces the model's
+        weights (same shapes), e.g. for finite-difference checks.
         """
         n = len(ids)
         targets = [sorted(set(int(p) for p in t)) for t in targets]
@@ -114,7 +120,7 @@ class ModelFunctions:
         if any(p < 1 or p >= n for t in targets for p in t):
             raise ValueError(f"target positions must be in 1..{n - 1}")
         positions = sorted(set(p for t in targets for p in t))
-        cut = max(positions)  # inputs 0..cut-1 predict every target token
+        cut = max(positions) if truncate else n - 1  # inputs 0..cut-1 predict every target
         t_pad = bucket_length(cut + 1)
         p_pad = bucket_count(len(positions))
         ids_arr = np.full(t_pad, pad_id, dtype=np.int32)
@@ -127,7 +133,8 @@ class ModelFunctions:
         for j, t in enumerate(targets):
             for p in t:
                 matrix[j, column[p]] = 1.0
-        l2, dot, loss = self._salience(self.weights, ids_arr, np.int32(cut + 1), pos_arr, matrix)
+        weights = self.weights if weights is None else list(weights)
+        l2, dot, loss = self._salience(weights, ids_arr, np.int32(cut + 1), pos_arr, matrix)
         l2 = np.asarray(l2, dtype=np.float64)[: len(targets)]
         dot = np.asarray(dot, dtype=np.float64)[: len(targets)]
         full_l2 = np.zeros((len(targets), n))
@@ -137,6 +144,37 @@ class ModelFunctions:
         return full_l2, full_dot, np.asarray(loss, dtype=np.float64)[: len(targets)]
 
     # -- plain forward -------------------------------------------------------------------
+
+    def reference_gradient(self, ids: Sequence[int], target: Sequence[int]) -> np.ndarray:
+        """d(target loss)/d(looked-up embeddings) [N, D] by plain `jax.grad` of the unpadded,
+        untruncated forward: a second implementation to check the batched salience path."""
+        ids_arr = np.asarray(ids, dtype=np.int32)
+        pos = np.asarray(sorted(set(target)), dtype=np.int32)
+        table = self.weights[self.embedding_index]
+        zero = np.zeros((len(ids), table.shape[1]), dtype=table.dtype)
+        return np.asarray(jax.grad(self._target_loss_impl, argnums=3)(
+            self.weights, ids_arr, pos, zero))
+
+    def _target_loss_impl(self, weights, ids, positions, input_delta):
+        x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None] + input_delta[None]
+        with self._scope(weights):
+            hidden = self._hidden(x_emb, jnp.ones((1, ids.shape[0]), "int32"))
+            logits = self._logits(hidden[0, positions - 1])
+        logp = jax.nn.log_softmax(logits, axis=-1)
+        return -jnp.sum(jnp.take_along_axis(logp, ids[positions][:, None], axis=-1))
+
+    def target_loss(self, ids: Sequence[int], target: Sequence[int],
+                    input_delta: np.ndarray | None = None) -> float:
+        """Summed cross-entropy of the target tokens, with `input_delta` [N, D] added to the
+        looked-up embeddings (forward only: the reference for finite-difference checks)."""
+        if self._target_loss is None:
+            self._target_loss = jax.jit(self._target_loss_impl)
+        ids_arr = np.asarray(ids, dtype=np.int32)
+        table = self.weights[self.embedding_index]
+        delta = np.zeros((len(ids), table.shape[1]), dtype=table.dtype) if input_delta is None \
+            else np.asarray(input_delta, dtype=table.dtype)
+        pos = np.asarray(sorted(set(target)), dtype=np.int32)
+        return float(self._target_loss(self.weights, ids_arr, pos, delta))
 
     def _logits_at_impl(self, weights, ids, length, positions):
         x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
