@@ -20,7 +20,7 @@ from lib.paths import cache_dir
 from lib.tokenizer import TextTokenizer
 
 EMBEDDED_NAME = "Gemma 3 270M (pretrained, embedded GGUF)"
-CACHE_VERSION = 1  # bump when the conversion changes, so old caches are rebuilt
+CACHE_VERSION = 2  # bump when the conversion changes, so old caches are rebuilt
 ProgressFn = Callable[[float, str], None]
 
 
@@ -59,6 +59,10 @@ def vocabulary_proto(reader) -> bytes:
     proto.trainer_spec.bos_id = int(_field(reader, "tokenizer.ggml.bos_token_id"))
     proto.trainer_spec.eos_id = int(_field(reader, "tokenizer.ggml.eos_token_id"))
     proto.trainer_spec.pad_id = int(_field(reader, "tokenizer.ggml.padding_token_id"))
+    # SentencePiece finds its special ids by piece name, not by the ids above.
+    for attr, key in (("unk_piece", "unknown"), ("bos_piece", "bos"), ("eos_piece", "eos"),
+                      ("pad_piece", "padding")):
+        setattr(proto.trainer_spec, attr, tokens[int(_field(reader, f"tokenizer.ggml.{key}_token_id"))])
     for spec in (proto.normalizer_spec, proto.denormalizer_spec):
         spec.name = "identity"
         spec.add_dummy_prefix = False

@@ -21,9 +21,8 @@ HF_PREFIX = "hf://"
 
 
 def is_builtin_preset(name: str) -> bool:
-    from keras_hub.src.utils import preset_utils
-
     import keras_hub  # noqa: F401  (registers the built-in presets)
+    from keras_hub.src.utils import preset_utils
 
     return name in preset_utils.BUILTIN_PRESETS
 
