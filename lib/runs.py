@@ -10,6 +10,7 @@ A full store refuses new saves with a clear message: nothing is ever evicted sil
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -28,6 +29,11 @@ _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_TITLE_CHARS = 200
 MAX_OWNER_CHARS = 320
 BUSY_TIMEOUT_S = 10.0
+# Stated limits (README "Limits and security"); the server's operator can change them.
+DEFAULT_MAX_RUN_BYTES = 5_000_000
+DEFAULT_MAX_TOTAL_BYTES = 2_000_000_000
+MAX_RUN_BYTES_ENV = "STUDIO_MAX_RUN_BYTES"
+MAX_TOTAL_BYTES_ENV = "STUDIO_MAX_STORE_BYTES"
 
 # Each entry upgrades the schema by one version; never edit a released entry, append instead.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -110,8 +116,8 @@ class RunStore:
         self,
         path: Path,
         *,
-        max_run_bytes: int = 5_000_000,
-        max_total_bytes: int = 2_000_000_000,
+        max_run_bytes: int = DEFAULT_MAX_RUN_BYTES,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     ) -> None:
         self.path = Path(path)
         self.max_run_bytes = int(max_run_bytes)
@@ -138,6 +144,9 @@ class RunStore:
                     f"The saved-runs database {self.path} cannot use WAL mode (got {mode}); "
                     "put STUDIO_DATA_DIR on a local disk."
                 )
+            # Every page run opens the store: skip the write lock when nothing is to migrate.
+            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -279,6 +288,26 @@ class RunStore:
         return int(count), int(total)
 
 
+def _limit_from_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip().replace("_", "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StudioError(
+            f"The server setting {name}={raw[:40]!r} is not a positive number of bytes; "
+            "fix it in the server's environment and restart."
+        )
+    return value
+
+
 def default_store() -> RunStore:
-    """The server's store: `<STUDIO_DATA_DIR>/runs.sqlite3`."""
-    return RunStore(data_dir() / "runs.sqlite3")
+    """The server's store: `<STUDIO_DATA_DIR>/runs.sqlite3`, limits from the environment."""
+    return RunStore(
+        data_dir() / "runs.sqlite3",
+        max_run_bytes=_limit_from_env(MAX_RUN_BYTES_ENV, DEFAULT_MAX_RUN_BYTES),
+        max_total_bytes=_limit_from_env(MAX_TOTAL_BYTES_ENV, DEFAULT_MAX_TOTAL_BYTES),
+    )

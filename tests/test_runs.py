@@ -217,3 +217,127 @@ def test_data_dir_defaults(tmp_path, monkeypatch):
     assert cache_dir() == tmp_path / ".cache" / "salience-studio" / "models"
     monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "models"))
     assert cache_dir() == tmp_path / "models"
+
+
+# ---- upgrades: a database written by the first released schema still opens -------------------
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+V1_DB = FIXTURES / "runs-schema-v1.sqlite3"
+V1_EXPECTED = FIXTURES / "runs-schema-v1.expected.json"
+
+
+def _v1_copy(tmp_path):
+    import shutil
+
+    path = tmp_path / "runs.sqlite3"
+    shutil.copyfile(V1_DB, path)  # never open the fixture in place: opening migrates it
+    return path
+
+
+def test_v1_fixture_is_really_schema_v1(tmp_path):
+    conn = sqlite3.connect(_v1_copy(tmp_path))
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
+    finally:
+        conn.close()
+    assert cols == ["id", "kind", "title", "owner", "created_at", "model", "size", "record"]
+
+
+@pytest.mark.parametrize("upto", range(1, SCHEMA_VERSION + 1))
+def test_v1_database_reads_after_every_migration(tmp_path, monkeypatch, upto):
+    """Open the v1 file with the migrations up to `upto` (each later release), read every run."""
+    import lib.runs as runs_mod
+
+    monkeypatch.setattr(runs_mod, "MIGRATIONS", runs_mod.MIGRATIONS[:upto])
+    monkeypatch.setattr(runs_mod, "SCHEMA_VERSION", upto)
+    expected = json.loads(V1_EXPECTED.read_text())
+    store = RunStore(_v1_copy(tmp_path))
+    assert store.schema_version() == upto
+    for row in expected:
+        run = store.get(row["id"])
+        assert run is not None, row["id"]
+        assert (run.kind, run.title, run.owner, run.created_at) == (
+            row["kind"], row["title"], row["owner"], row["created_at"])
+        assert run.record == row["record"]  # exact characters, NUL and bidi included
+    by_owner: dict[str, list[str]] = {}
+    for row in sorted(expected, key=lambda r: r["created_at"], reverse=True):
+        by_owner.setdefault(row["owner"], []).append(row["id"])
+    for owner, ids in by_owner.items():
+        assert [r.id for r in store.list_for_owner(owner)] == ids
+    assert store.usage() == (len(expected), sum(
+        len(json.dumps(r["record"], ensure_ascii=False, sort_keys=True).encode()) for r in expected))
+    # The upgraded file takes new saves, renames and deletes like a new one.
+    new_id = store.save({"after": "upgrade"}, owner="anon:fixtureA", title="new")
+    assert store.list_for_owner("anon:fixtureA")[0].id == new_id
+    assert store.rename(expected[0]["id"], owner=expected[0]["owner"], title="renamed")
+    assert store.delete(expected[-1]["id"], owner=expected[-1]["owner"])
+    assert store.get(expected[-1]["id"]) is None
+
+
+def test_v1_records_still_restore_as_views(tmp_path):
+    """The app's record format of the first release still rebuilds Debug and Compare views."""
+    from lib.ui.view import view_from_record
+
+    store = RunStore(_v1_copy(tmp_path))
+    debug = store.get("v1DebugRunFixture0000000000000001")
+    view = view_from_record(debug.record, run_id=debug.id)
+    assert view.seq.text == view.seq.input_text + view.seq.target
+    assert len(view.seq.tokens) == len(debug.record["sequence"]["tokens"])
+    assert view.seq.tokens[0].special  # <bos> (the tiny vocabulary spells it <s>)
+    assert all(len(s) == len(view.seq.tokens) for s in view.scores.values()) and view.scores
+    assert len(view.probs) == len(view.seq.tokens) - view.seq.prompt_length
+    compare = store.get("v1CompareRunFixture00000000000002")
+    views = [view_from_record(r, run_id=compare.id) for r in compare.record["views"]]
+    assert [v.prompt for v in views] == [r["prompt"] for r in compare.record["views"]]
+
+
+# ---- stated limits come from the server's environment ----------------------------------------
+def test_default_store_limits_from_env(tmp_path, monkeypatch):
+    from lib.runs import DEFAULT_MAX_RUN_BYTES, DEFAULT_MAX_TOTAL_BYTES
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STUDIO_MAX_RUN_BYTES", raising=False)
+    monkeypatch.delenv("STUDIO_MAX_STORE_BYTES", raising=False)
+    store = default_store()
+    assert (store.max_run_bytes, store.max_total_bytes) == (
+        DEFAULT_MAX_RUN_BYTES, DEFAULT_MAX_TOTAL_BYTES)
+    monkeypatch.setenv("STUDIO_MAX_RUN_BYTES", "100")
+    monkeypatch.setenv("STUDIO_MAX_STORE_BYTES", "1_000")
+    store = default_store()
+    assert (store.max_run_bytes, store.max_total_bytes) == (100, 1000)
+    with pytest.raises(LimitError):
+        store.save({"x": "a" * 100}, owner="a", title="t")
+
+
+@pytest.mark.parametrize("bad", ["lots", "-5", "0", "1e9"])
+def test_default_store_bad_limit_names_the_setting(tmp_path, monkeypatch, bad):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_MAX_STORE_BYTES", bad)
+    with pytest.raises(StudioError, match="STUDIO_MAX_STORE_BYTES"):
+        default_store()
+
+
+def test_full_store_message_and_refusal_is_atomic(tmp_path):
+    """A save that would pass the total is refused whole: nothing half-written, usage unchanged."""
+    store = RunStore(tmp_path / "r.db", max_total_bytes=250)
+    store.save({"x": "a" * 100}, owner="a", title="1")
+    before = store.usage()
+    with pytest.raises(LimitError) as err:
+        store.save({"x": "b" * 200}, owner="a", title="2")
+    msg = str(err.value)
+    assert "full" in msg and "250" in msg and "Delete some of your saved runs" in msg
+    assert store.usage() == before
+    assert [r.title for r in store.list_for_owner("a")] == ["1"]
+
+
+def test_reopening_current_store_takes_no_write_lock(store):
+    """Pages open the store on every run; an idle reader must not block behind a writer."""
+    writer = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # someone is mid-save
+        again = RunStore(store.path)  # would wait BUSY_TIMEOUT_S and fail if it locked
+        assert again.list_for_owner("nobody") == []
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
