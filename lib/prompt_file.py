@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lib.errors import InputError, LimitError
 
 _FIELD = "file"
+DEFAULT_MAX_BYTES = 5_000_000  # matches server.maxUploadSize (MB) in .streamlit/config.toml
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def _decode(data: bytes) -> str:
 
 
 def parse_prompt_file(
-    data: bytes, *, max_bytes: int = 5_000_000, max_rows: int = 10_000
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = 10_000
 ) -> list[PromptRow]:
     """Parse and validate the whole file; InputError (field "file") naming the line otherwise."""
     if len(data) > max_bytes:

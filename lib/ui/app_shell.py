@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
-from lib.ui.owner import owner_id, remember_owner_in_url
+from lib.ui.owner import owner_id, remember_owner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,6 +20,39 @@ def _sidebar() -> None:
         if len(specs) > 1:
             st.selectbox("Model (chosen by the server's allow-list)", specs, key=SPEC_KEY)
         _model_status()
+        _limits()
+        remember_owner()  # writes this browser's anonymous id into a cookie (never the URL)
+
+
+def limits() -> dict[str, int]:
+    """The limits a reviewer runs into, as numbers (model ones only once it has loaded)."""
+    from lib.generation import MAX_NEW_TOKENS
+    from lib.prompt_file import DEFAULT_MAX_BYTES
+
+    out = {"max_new_tokens": MAX_NEW_TOKENS,
+           "upload_bytes": min(DEFAULT_MAX_BYTES,
+                               int(st.get_option("server.maxUploadSize")) * 1_000_000)}
+    model = get_service().model
+    if model is not None:
+        out["max_prompt_tokens"] = int(model.max_prompt_tokens)
+        out["max_salience_tokens"] = int(model.max_salience_tokens)
+    return out
+
+
+def _limits() -> None:
+    lim = limits()
+    with st.expander("Limits"):
+        lines = []
+        if "max_prompt_tokens" in lim:
+            lines += [f"- Prompt + new tokens for generation: **{lim['max_prompt_tokens']:,}** "
+                      "tokens",
+                      f"- Prompt + target for salience: **{lim['max_salience_tokens']:,}** "
+                      "tokens"]
+        else:
+            lines.append("- Token limits: shown once the model has loaded")
+        lines += [f"- New tokens per generation: **1–{lim['max_new_tokens']}**",
+                  f"- Prompt file upload: **{lim['upload_bytes'] / 1e6:g} MB**"]
+        st.markdown("\n".join(lines))
 
 
 def _model_status() -> None:
@@ -47,15 +80,14 @@ def _model_status() -> None:
 def run_app() -> None:
     st.set_page_config(page_title="Salience Studio", page_icon="🔎", layout="wide")
     pages = [
-        st.Page(str(ROOT / "pages" / "debug.py"), title="Debug", icon="🔎", default=True,
+        st.Page(str(ROOT / "app_pages" / "debug.py"), title="Debug", icon="🔎", default=True,
                 url_path="debug"),
-        st.Page(str(ROOT / "pages" / "compare.py"), title="Compare", icon="⚖️",
+        st.Page(str(ROOT / "app_pages" / "compare.py"), title="Compare", icon="⚖️",
                 url_path="compare"),
-        st.Page(str(ROOT / "pages" / "runs.py"), title="Saved runs", icon="🗂️",
+        st.Page(str(ROOT / "app_pages" / "runs.py"), title="Saved runs", icon="🗂️",
                 url_path="runs"),
     ]
     nav = st.navigation(pages)
     owner_id()
-    remember_owner_in_url()  # a reload keeps this browser's list of saved runs
     guarded(_sidebar)
     nav.run()

@@ -1,42 +1,100 @@
-"""Who owns saved runs: the signed-in user, else a random id kept for this browser."""
+"""Who owns saved runs: the signed-in user, else a random id kept in a cookie of this browser.
+
+The anonymous id never goes into the URL: a copied address bar would hand a reviewer's list of
+saved runs to whoever receives it. The id lives in a first-party cookie (`studio_owner`, set by a
+tiny components-v2 snippet because Streamlit cannot send Set-Cookie itself) and is read back
+through `st.context.cookies` when a later session starts (a reload, a new tab).
+"""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 
 import streamlit as st
 
-OWNER_PARAM = "owner"
+COOKIE = "studio_owner"
+LEGACY_PARAM = "owner"  # older builds put the id in the URL; we strip it, never adopt it
+COOKIE_MAX_AGE_S = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
 _OWNER_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_STATE = "studio_owner"
+
+# Runs in the app's page (components v2 are not iframed), so the cookie is first-party for the
+# app's own origin. The id is random (not a secret credential), SameSite=Strict keeps it off
+# cross-site requests, and Secure is added when the page is served over https.
+_SET_COOKIE_JS = r"""
+export default function (component) {
+  const data = component.data || {};
+  if (!data.name || !data.value) return;
+  const parts = [data.name + "=" + encodeURIComponent(data.value), "Path=/",
+                 "Max-Age=" + String(data.maxAge), "SameSite=Strict"];
+  if (window.location.protocol === "https:") parts.push("Secure");
+  document.cookie = parts.join("; ");
+}
+"""
+_cookie_setter = st.components.v2.component("salience_studio.owner_cookie", js=_SET_COOKIE_JS)
+
+
+def is_valid_anonymous_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_OWNER_RE.fullmatch(value))
+
+
+def resolve_owner(user_email: str | None, cookies: Mapping[str, str], remembered: str | None,
+                  new_id: str) -> tuple[str, str | None]:
+    """(owner, anonymous id to keep in the cookie or None). Pure, so it is easy to test.
+
+    Signed-in users are their e-mail. Otherwise this session's remembered id, else the cookie's,
+    else `new_id`. The URL is deliberately not an input.
+    """
+    if user_email:
+        return "user:" + user_email.lower(), None
+    for candidate in (remembered, cookies.get(COOKIE)):
+        if is_valid_anonymous_id(candidate):
+            return "anon:" + str(candidate), str(candidate)
+    return "anon:" + new_id, new_id
+
+
+def _signed_in_email() -> str | None:
+    try:
+        if st.user.is_logged_in is not True:
+            return None
+        email = st.user.get("email") or st.user.get("sub")
+    except Exception:  # auth not configured: anonymous browser ids
+        return None
+    return email if isinstance(email, str) and email else None
+
+
+def _request_cookies() -> Mapping[str, str]:
+    """Cookies sent when this session's websocket opened ({} in AppTest and on odd clients)."""
+    try:
+        cookies = st.context.cookies
+        return {k: v for k, v in cookies.to_dict().items() if isinstance(v, str)}
+    except Exception:
+        return {}
 
 
 def owner_id() -> str:
     """A stable id for this browser/user; never shown to others, never lists their runs."""
-    try:
-        email = st.user.get("email") if st.user.is_logged_in is True else None
-        if isinstance(email, str) and email:
-            return "user:" + email.lower()
-    except Exception:  # auth not configured: anonymous browser ids
-        pass
-    if "studio_owner" in st.session_state:
-        return "anon:" + st.session_state["studio_owner"]
-    candidate = st.query_params.get(OWNER_PARAM) or ""
-    candidate = candidate.removeprefix("anon:")
-    if not _OWNER_RE.fullmatch(candidate):
-        try:
-            candidate = st.context.cookies.get("studio_owner", "")
-        except Exception:
-            candidate = ""
-        candidate = candidate if isinstance(candidate, str) else ""
-    if not _OWNER_RE.fullmatch(candidate):
-        candidate = secrets.token_urlsafe(18)
-    st.session_state["studio_owner"] = candidate
-    return "anon:" + candidate
+    owner, anon = resolve_owner(_signed_in_email(), _request_cookies(),
+                                st.session_state.get(_STATE), secrets.token_urlsafe(18))
+    if anon is not None:
+        st.session_state[_STATE] = anon
+    return owner
 
 
-def remember_owner_in_url() -> None:
-    """Keep the anonymous id in the URL so a reload of this tab keeps the same runs list."""
-    oid = st.session_state.get("studio_owner")
-    if oid and st.query_params.get(OWNER_PARAM) != oid:
-        st.query_params[OWNER_PARAM] = oid
+def remember_owner() -> None:
+    """Keep the anonymous id in this browser's cookie; remove any id an old link put in the URL.
+
+    Call once per run from the app shell (it mounts an invisible element when the cookie must be
+    written).
+    """
+    if LEGACY_PARAM in st.query_params:
+        del st.query_params[LEGACY_PARAM]
+    anon = st.session_state.get(_STATE)
+    if not anon or _request_cookies().get(COOKIE) == anon:
+        return
+    # The cookie the server saw is missing or stale: (re)write it. Mounted with a fixed key so
+    # reruns update one element instead of stacking new ones.
+    _cookie_setter(key="studio_owner_cookie",
+                   data={"name": COOKIE, "value": anon, "maxAge": COOKIE_MAX_AGE_S})

@@ -27,7 +27,7 @@ def render_runs_page() -> None:
             c1.markdown(f"**{_md_escape(r.title)}**")
             c1.caption(f"{r.kind} · model {_md_escape(str(r.model))} · {r.created_at}")
             try:
-                c1.page_link(f"pages/{page}.py", label="Open", query_params={"run": r.id})
+                c1.page_link(f"app_pages/{page}.py", label="Open", query_params={"run": r.id})
             except StreamlitAPIException:  # page run on its own (tests): a plain link
                 c1.markdown(f"[Open](./{page}?run={r.id})")
             new_title = c2.text_input("Title", value=r.title, key=f"runs_title_{r.id}",

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("studio_env")
 
 
 def test_compare_generates_three_columns_and_syncs_selection():
-    at = make_app("pages/compare.py")
+    at = make_app("app_pages/compare.py")
     at.run()
     no_crash(at)
     assert [at.selectbox(key=f"cmp_tpl_{i}").value for i in range(3)] == [
@@ -36,7 +36,7 @@ def test_compare_generates_three_columns_and_syncs_selection():
     at.button(key="cmp_share").click().run()
     no_crash(at)
     run_id = at.session_state["cmp_run"]
-    fresh = make_app("pages/compare.py")
+    fresh = make_app("app_pages/compare.py")
     fresh.query_params["run"] = run_id
     fresh.run()
     no_crash(fresh)
@@ -45,15 +45,16 @@ def test_compare_generates_three_columns_and_syncs_selection():
 
 
 def test_compare_link_with_unknown_run_says_so():
-    at = make_app("pages/compare.py")
+    at = make_app("app_pages/compare.py")
     at.query_params["run"] = "B" * 32
     at.run()
     no_crash(at)
     assert any("No saved run" in e for e in errors(at))
 
 
-def test_saved_runs_lists_renames_and_deletes_only_own_runs():
+def test_saved_runs_lists_renames_and_deletes_only_own_runs(monkeypatch):
     from lib.runs import default_store
+    from lib.ui import owner as owner_mod
 
     store = default_store()
     me, other = "anon:" + "m" * 24, "anon:" + "o" * 24
@@ -61,8 +62,9 @@ def test_saved_runs_lists_renames_and_deletes_only_own_runs():
     store.save({"model": {"name": "tiny"}}, owner=me, title="Second")
     theirs = store.save({"model": {"name": "tiny"}}, owner=other, title="Someone else's")
 
-    at = make_app("pages/runs.py")
-    at.query_params["owner"] = "m" * 24
+    # This browser's cookie (AppTest cannot send one, so the reader is patched).
+    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": "m" * 24})
+    at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)
     titles = [t.value for t in at.text_input]
