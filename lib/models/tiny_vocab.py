@@ -34,6 +34,11 @@ def train_tiny_vocab(out_path: Path = VOCAB_PATH) -> bytes:
         eos_id=1,
         bos_id=2,
         unk_id=3,
+        # Gemma's piece names, which keras-hub's Gemma tokenizers look for.
+        pad_piece="<pad>",
+        eos_piece="<eos>",
+        bos_piece="<bos>",
+        unk_piece="<unk>",
         control_symbols=["<mask>", "<start_of_turn>", "<end_of_turn>"],
         user_defined_symbols=["\n", "\n\n"],
         character_coverage=1.0,
