@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.ui import common
 from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
 from lib.ui.owner import owner_id, remember_owner
@@ -24,23 +25,8 @@ def _sidebar() -> None:
         remember_owner()  # writes this browser's anonymous id into a cookie (never the URL)
 
 
-def limits() -> dict[str, int]:
-    """The limits a reviewer runs into, as numbers (model ones only once it has loaded)."""
-    from lib.generation import MAX_NEW_TOKENS
-    from lib.prompt_file import DEFAULT_MAX_BYTES
-
-    out = {"max_new_tokens": MAX_NEW_TOKENS,
-           "upload_bytes": min(DEFAULT_MAX_BYTES,
-                               int(st.get_option("server.maxUploadSize")) * 1_000_000)}
-    model = get_service().model
-    if model is not None:
-        out["max_prompt_tokens"] = int(model.max_prompt_tokens)
-        out["max_salience_tokens"] = int(model.max_salience_tokens)
-    return out
-
-
 def _limits() -> None:
-    lim = limits()
+    lim = common.limits()
     with st.expander("Limits"):
         lines = []
         if "max_prompt_tokens" in lim:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -13,6 +15,9 @@ from lib.worker import ModelService
 
 GRANULARITY_LABELS = {"tokens": "Tokens", "words": "Words", "sentences": "Sentences",
                       "lines": "Lines", "paragraphs": "Paragraphs", "regex": "Custom regex"}
+# lib.generation.MAX_NEW_TOKENS (a test keeps them equal); not imported here because that module
+# pulls in JAX, and pages must render fast while the model loads.
+MAX_NEW_TOKENS = 512
 METHOD_FALLBACK = {"grad_l2": ("Grad L2", False), "grad_dot_input": ("Grad·Input", True)}
 
 
@@ -42,24 +47,50 @@ def encode_stop(stop: tuple[str, ...]) -> str:
                     for s in stop)
 
 
-def wait_for(future: Future, svc: ModelService, label: str) -> Any:
-    """Wait for model work with a status box: loading progress or queue position."""
+class JobProgress:
+    """What a running model job reports (fraction, message); read by the waiting page.
+
+    Pass `progress.update` as the engine's `progress` callback; it runs on the worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: tuple[float, str] | None = None
+
+    def update(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self._value = (max(0.0, min(1.0, float(fraction))), str(message))
+
+    def get(self) -> tuple[float, str] | None:
+        with self._lock:
+            return self._value
+
+
+def wait_for(future: Future, svc: ModelService, label: str,
+             progress: JobProgress | None = None) -> Any:
+    """Wait for model work with a status box: loading progress, queue position, job progress."""
     if future.done():
         return future.result()
-    with st.status(label, expanded=False) as box:
-        bar = st.progress(0.0)
+    holder = st.empty()  # cleared on success so finished jobs leave no box behind
+    with holder.status(label, expanded=True) as box:
+        bar = st.progress(0.0, text="Queued…")
         while True:
             try:
                 result = future.result(timeout=0.25)
             except FutureTimeout:
                 s = svc.status()
+                pos = svc.queue_position(future)
                 if s["state"] == "loading":
-                    bar.progress(s["progress"], text=f"Loading the model: {s['message']}")
+                    bar.progress(s["progress"], text=f"Loading the model first: {s['message']}")
+                elif pos:
+                    bar.progress(0.0, text=f"Waiting: {pos} job(s) from other reviewers go "
+                                           "first.")
                 else:
-                    pos = svc.queue_position(future)
-                    text = ("Working…" if not pos else
-                            f"Waiting: {pos} job(s) from other reviewers go first.")
-                    bar.progress(1.0 if s["state"] == "ready" else 0.0, text=text)
+                    got = progress.get() if progress is not None else None
+                    if got is not None:
+                        bar.progress(got[0], text=got[1][:120])
+                    else:
+                        bar.progress(0.0, text="Working…")
                 continue
             except StudioError:
                 box.update(label=f"{label} failed", state="error")
@@ -68,7 +99,9 @@ def wait_for(future: Future, svc: ModelService, label: str) -> Any:
                 box.update(label=f"{label} failed", state="error")
                 raise
             box.update(label=f"{label} done", state="complete")
-            return result
+            break
+    holder.empty()
+    return result
 
 
 def model_banner(svc: ModelService) -> None:
@@ -79,3 +112,35 @@ def model_banner(svc: ModelService) -> None:
     elif s["state"] in ("loading", "idle"):
         st.info(f"The model is loading ({s['progress']:.0%}: {s['message']}). You can edit "
                 "prompts and open saved runs meanwhile; Generate waits for it.")
+
+
+def share_url(run_id: str) -> str:
+    """The absolute address of this page with `?run=<id>` (relative if the browser's is unknown).
+
+    `st.context.url` is what the reviewer's browser shows (scheme, host, any base path, page),
+    without query parameters, so the link also works behind a proxy.
+    """
+    try:
+        base = st.context.url
+    except Exception:
+        base = None
+    if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+        return f"?run={run_id}"
+    parts = urlsplit(base)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", f"run={run_id}", ""))
+
+
+def limits() -> dict[str, int]:
+    """The limits a reviewer runs into, as numbers (model ones only once it has loaded)."""
+    from lib.prompt_file import DEFAULT_MAX_BYTES
+
+    out = {"max_new_tokens": MAX_NEW_TOKENS,
+           "upload_bytes": min(DEFAULT_MAX_BYTES,
+                               int(st.get_option("server.maxUploadSize")) * 1_000_000)}
+    from lib.ui.model_service import get_service
+
+    model = get_service().model
+    if model is not None:
+        out["max_prompt_tokens"] = int(model.max_prompt_tokens)
+        out["max_salience_tokens"] = int(model.max_salience_tokens)
+    return out

@@ -286,7 +286,7 @@ def render_compare_page() -> None:
     st.session_state.setdefault("cmp_max_new", 32)
     st.session_state.setdefault("cmp_stop", "\\n\\n")
     with st.expander("Generation settings (greedy, shared by all variants)"):
-        max_new = st.number_input("Max new tokens", 1, 512, key="cmp_max_new")
+        max_new = st.number_input("Max new tokens", 1, common.MAX_NEW_TOKENS, key="cmp_max_new")
         stop = st.text_input(r"Stop text (\n = new line; separate several with |)",
                              key="cmp_stop")
     settings = GenerationSettings(max_new_tokens=int(max_new), stop=common.decode_stop(stop))

@@ -15,6 +15,7 @@ import streamlit as st
 from lib.errors import InputError, StudioError
 from lib.records import GenerationSettings, Segment
 from lib.ui import common
+from lib.ui.copy_link import copy_link
 from lib.ui.model_service import get_service, model_info
 from lib.ui.owner import owner_id
 from lib.ui.segment_picker import segment_picker
@@ -236,8 +237,12 @@ def _settings() -> tuple[GenerationSettings | None, str | None]:
     st.session_state.setdefault("dbg_stop", "\\n\\n")
     with st.expander("Generation settings"):
         c1, c2, c3 = st.columns(3)
-        max_new = c1.number_input("Max new tokens", min_value=1, max_value=512, step=1,
-                                  key="dbg_max_new")
+        lim = common.limits()
+        fit = (f" Prompt plus new tokens must fit in {lim['max_prompt_tokens']:,} tokens."
+               if "max_prompt_tokens" in lim else "")
+        max_new = c1.number_input("Max new tokens", min_value=1,
+                                  max_value=common.MAX_NEW_TOKENS, step=1, key="dbg_max_new",
+                                  help=f"1 to {common.MAX_NEW_TOKENS}.{fit}")
         mode = c2.radio("Decoding", ["Greedy", "Sampling"], key="dbg_decoding", horizontal=True)
         chat = c3.radio("Chat template", list(CHAT), format_func=CHAT.get, key="dbg_chat",
                         horizontal=True)
@@ -273,11 +278,12 @@ def _generate(inputs: dict[str, Any], settings: GenerationSettings, target_mode:
         raise InputError("The target is empty: type the text you want explained, or choose "
                          "'The model's response'.", field="target")
     svc = get_service()
+    progress = common.JobProgress()
 
     def job(model: Any) -> dict[str, Any]:
         from lib import pipeline
 
-        gen = pipeline.generate(model, prompt, settings)
+        gen = pipeline.generate(model, prompt, settings, progress=progress.update)
         seq = gen.sequence
         if target_mode != "response":
             seq = pipeline.sequence_for_target(model, prompt, target_text,
@@ -286,7 +292,7 @@ def _generate(inputs: dict[str, Any], settings: GenerationSettings, target_mode:
                 "fingerprint": model.fingerprint}
 
     fut = svc.submit(job, priority=PRIORITY_USER, owner=owner_id())
-    res = common.wait_for(fut, svc, "Generating")
+    res = common.wait_for(fut, svc, "Generating", progress)
     gen = res["gen"]
     response = target_mode == "response"
     st.session_state["dbg_view"] = View(
@@ -337,7 +343,7 @@ def _scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...
     fut = request_salience(svc, view.fingerprint, view.seq, targets, method,
                            lambda m, seq, t, meth: pipeline.salience(m, seq, t, meth),
                            owner=owner_id())
-    sal = common.wait_for(fut, svc, "Computing salience")
+    sal = common.wait_for(fut, svc, "Computing salience for the selected segment")
     view.add_scores(method, targets, sal.scores)
     return view.score_for(method, targets)
 
@@ -402,7 +408,7 @@ def _analysis(view: View) -> None:
     signed = meths[method][1]
     st.session_state.setdefault("dbg_intensity", 1.0)
     intensity = c3.slider("Intensity", 0.2, 3.0, step=0.1, key="dbg_intensity")
-    names = [n for n, p in PALETTES.items() if bool(getattr(p, "signed", False)) == signed]
+    names = [n for n, p in PALETTES.items() if p.diverging == signed]
     names = names or list(PALETTES)
     pal_key = "dbg_palette_s" if signed else "dbg_palette_u"
     if st.session_state.get(pal_key) not in names:
@@ -433,10 +439,13 @@ def _analysis(view: View) -> None:
         st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = new, anchor
 
     st.markdown("**Output** — click a segment to see what in the prompt drove it "
-                "(shift-click extends; click again clears).")
-    segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=on_click)
+                "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
+    segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=on_click,
+                   titles=_segment_titles(view, out_segs))
     if view.target_mode != "response" and st.session_state.get("dbg_response"):
         st.caption("The model's own response was: " + repr(st.session_state["dbg_response"]))
+    if sel is not None:
+        _target_details(view, out_segs, sel)
 
     scores = None
     if sel is not None:
@@ -455,8 +464,8 @@ def _analysis(view: View) -> None:
                                  intensity=intensity, show_numbers=numbers, selected=sel_idx,
                                  part="all"))
     st.html(render_legend_html(scale, palette, meths[method][0]))
-    if sel is not None:
-        _selection_details(view, segments, out_segs, sel, seg_vals)
+    if seg_vals is not None:
+        _top_chart(segments, seg_vals, signed)
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
     _prefetch(view, out_segs, g, method)
@@ -467,37 +476,84 @@ def _analysis(view: View) -> None:
                                            "selection": list(sel) if sel else None})
 
 
-def _selection_details(view: View, segments: list[Segment], out_segs: list[Segment],
-                       sel: tuple[int, int], seg_vals: list[float] | None) -> None:
+def _generated_positions(view: View, segs: list[Segment]) -> list[int]:
+    """Indices into view.probs of the generated tokens these segments cover."""
+    n = len(view.probs)
+    return [t - view.seq.prompt_length for s in segs for t in s.token_indices
+            if 0 <= t - view.seq.prompt_length < n]
+
+
+def _segment_titles(view: View, out_segs: list[Segment]) -> list[str] | None:
+    """Hover text of each output segment: the probability of its first token."""
+    if not view.probs:
+        return None
+    out = []
+    for s in out_segs:
+        pos = _generated_positions(view, [s])
+        out.append(f"p(first token) = {view.probs[pos[0]]:.1%}" if pos else "")
+    return out
+
+
+def _target_details(view: View, out_segs: list[Segment], sel: tuple[int, int]) -> None:
+    """The selected target, its probability, and what else the model considered."""
+    from lib.text_safety import safe_html
+
     chosen = [s for s in out_segs if sel[0] <= s.index <= sel[1]]
     text = view.seq.text[chosen[0].start:chosen[-1].end] if chosen else ""
-    st.markdown("**Selected:**")
-    st.code(text, language=None, wrap_lines=True)
-    if view.probs:
-        gen_idx = [t - view.seq.prompt_length for s in chosen for t in s.token_indices
-                   if 0 <= t - view.seq.prompt_length < len(view.probs)]
-        if gen_idx:
-            p = 1.0
-            for i in gen_idx:
-                p *= view.probs[i]
-            st.caption(f"Probability of this text given what came before: {p:.3g} "
-                       f"(first token: {view.probs[gen_idx[0]]:.1%})")
-            alts = view.alternatives[gen_idx[0]] if gen_idx[0] < len(view.alternatives) else ()
-            if alts:
-                st.caption("What else the model considered at the first token:")
-                st.dataframe([{"token": repr(a.text), "probability": f"{a.prob:.1%}"}
-                              for a in alts], hide_index=True)
-    if seg_vals is not None:
-        import plotly.graph_objects as go
+    parts = [f'<div class="target-box"><b>Selected target</b> '
+             f'<span class="target-text">{safe_html(text)}</span>']
+    pos = _generated_positions(view, chosen) if view.probs else []
+    if pos:
+        p = 1.0
+        for i in pos:
+            p *= view.probs[i]
+        parts.append(f'<div>Probability of this text given everything before it: '
+                     f'<b>{p:.3g}</b> ({len(pos)} token{"s" if len(pos) != 1 else ""}; '
+                     f'first token {view.probs[pos[0]]:.1%})</div>')
+        alts = view.alternatives[pos[0]] if pos[0] < len(view.alternatives) else ()
+        if alts:
+            chips = "".join(
+                f'<span class="alt"><code>{safe_html(a.text)}</code> {a.prob:.1%}</span>'
+                for a in alts)
+            parts.append(f"<div>At its first token the model's top choices were: {chips}"
+                         "</div>")
+    elif view.target_mode != "response":
+        parts.append("<div>This target was typed, not generated, so there are no "
+                     "generation probabilities for it.</div>")
+    parts.append("</div>")
+    st.html(_TARGET_CSS + "".join(parts))
 
-        ranked = sorted(((v, s) for s, v in zip(segments, seg_vals, strict=True) if s.in_prompt),
-                        key=lambda x: -abs(x[0]))[:10]
-        if ranked:
-            labels = [f"{s.index}: {s.text.strip()[:40]!r}" for _, s in ranked][::-1]
-            fig = go.Figure(go.Bar(x=[v for v, _ in ranked][::-1], y=labels, orientation="h"))
-            fig.update_layout(height=60 + 28 * len(ranked), margin=dict(l=10, r=10, t=30, b=10),
-                              title="Top prompt segments")
-            st.plotly_chart(fig, key="dbg_chart")
+
+_TARGET_CSS = """<style>
+.target-box { border-left: 4px solid #c77700; padding: .35rem .7rem; margin: .2rem 0 .4rem;
+  background: rgba(255,190,0,.10); line-height: 1.7; }
+.target-box .target-text { white-space: pre-wrap; background: rgba(255,190,0,.35);
+  border-radius: 3px; padding: 0 .2rem; }
+.target-box .alt { display: inline-block; margin: 0 .5rem .1rem 0; white-space: nowrap; }
+.target-box code { white-space: pre; background: #fff; border: 1px solid #ccd;
+  border-radius: 3px; padding: 0 .25rem; }
+</style>"""
+
+
+def _top_chart(segments: list[Segment], seg_vals: list[float], signed: bool) -> None:
+    import plotly.graph_objects as go
+
+    from lib.text_safety import escape_html, safe_plain
+
+    ranked = sorted(((v, s) for s, v in zip(segments, seg_vals, strict=True) if s.in_prompt),
+                    key=lambda x: -abs(x[0]))[:10]
+    if not ranked:
+        return
+    # Plotly reads a few HTML tags (<a>, <b>, <br>) in labels: escape prompt text for it.
+    labels = [escape_html(f"#{s.index} {safe_plain(s.text.strip())[:40]!r}")
+              for _, s in ranked][::-1]
+    values = [v for v, _ in ranked][::-1]
+    colours = ["#542788" if v >= 0 else "#b35806" for v in values] if signed else "#2171b5"
+    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=colours,
+                           hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
+    fig.update_layout(height=70 + 26 * len(ranked), margin=dict(l=10, r=10, t=36, b=10),
+                      title="Top prompt segments by salience", yaxis=dict(automargin=True))
+    st.plotly_chart(fig, key="dbg_chart")
 
 
 def _share_and_export(view: View, segments, out_segs, seg_vals, scale, palette, method,
@@ -513,9 +569,11 @@ def _share_and_export(view: View, segments, out_segs, seg_vals, scale, palette, 
         view.run_id = run_id
         st.session_state["dbg_shared"] = run_id
     if st.session_state.get("dbg_shared") and st.session_state["dbg_shared"] == view.run_id:
-        link = f"?run={view.run_id}"
-        st.success("Saved. Anyone with this link sees exactly this view:")
-        st.code(link, language=None)  # st.code has a copy button
+        link = common.share_url(view.run_id)
+        st.session_state["dbg_share_url"] = link
+        st.success("Saved. Anyone with this link sees exactly this view (it is also listed "
+                   "under Saved runs):")
+        copy_link(link, key="dbg_copy_link")
     meths = common.methods()
     report = render_report_html(
         title=title, seq=view.seq, segments=segments, scores=seg_vals, scale=scale,
@@ -553,7 +611,25 @@ def render_debug_page() -> None:
     for e in errors:
         st.error(e)
     common.model_banner(get_service())
+    # Inputs on the left, the result on the right: a reviewer sees both without scrolling.
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        _input_column()
+    view = st.session_state.get("dbg_view")
+    with right:
+        if view is None:
+            st.info("Press **Generate** to see the model's output here. Then click any part of "
+                    "the output to see which parts of the prompt drove it.")
+        else:
+            caption = f"Model {view.model_name}"
+            if view.run_id:
+                caption = f"Saved run {view.run_id} · " + caption
+            st.caption(caption)
+            _analysis(view)
+    _write_url(view)
 
+
+def _input_column() -> None:
     source = st.radio("Prompt from", SOURCES, key="dbg_source", horizontal=True)
     if source == "Template":
         inputs = _template_inputs()
@@ -587,11 +663,3 @@ def render_debug_page() -> None:
             _generate(inputs, settings, target_mode, target_text)
         except StudioError as e:
             st.error(str(e))
-
-    view = st.session_state.get("dbg_view")
-    if view is not None:
-        st.subheader("Result")
-        if view.run_id:
-            st.caption(f"Saved run {view.run_id} · model {view.model_name}")
-        _analysis(view)
-    _write_url(view)
