@@ -1,0 +1,258 @@
+"""Engine benchmark: load, generation, salience vs the compute floor. Prints a Markdown table.
+
+    .venv/bin/python bench/engine.py [--runs 5] [--model embedded] [--skip-cold]
+
+Medians of several runs; "first" is the first call in a fresh process (includes compilation).
+The floor = FLOPs strictly needed for one segment's salience (forward over the tokens up to the
+last target, logits at the target positions only, backward to the activations without weight
+gradients) / the rate of a 1024^3 float32 matmul measured in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import lib  # noqa: E402,F401  (sets the JAX backend)
+
+LIT_ROWS = ROOT.parent / "shared" / "peers" / "lit_prompt_examples.jsonl"
+
+
+def timed(fn, runs: int) -> tuple[float, float, object]:
+    """(first call seconds, median of the following `runs` calls, last result)."""
+    t = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - t
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return first, statistics.median(times), result
+
+
+def matmul_rate() -> float:
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((1024, 1024), jnp.float32)
+    f = jax.jit(lambda x, y: x @ y)
+    f(a, a).block_until_ready()
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        f(a, a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2 * 1024**3 / statistics.median(times)
+
+
+def salience_flops(backbone, n_tokens: int, n_targets: int) -> float:
+    """Forward + backward-to-activations FLOPs for one target set over `n_tokens` inputs."""
+    d, heads, kv, hd = (
+        backbone.hidden_dim,
+        backbone.num_query_heads,
+        backbone.num_key_value_heads,
+        backbone.head_dim,
+    )
+    ff, layers, vocab = backbone.intermediate_dim, backbone.num_layers, backbone.vocabulary_size
+    per_token = layers * 2 * (d * heads * hd + 2 * d * kv * hd + heads * hd * d + 3 * d * ff)
+    window = getattr(backbone, "sliding_window_size", n_tokens) or n_tokens
+    attn = 0.0
+    for layer in backbone.transformer_layers:
+        span = min(window, n_tokens) if layer.use_sliding_window_attention else n_tokens
+        # causal: on average half the keys (capped by the window), QK^T and AV
+        attn += 2 * 2 * heads * hd * n_tokens * min(span, n_tokens / 2)
+    forward = per_token * n_tokens + attn + 2 * d * vocab * n_targets
+    # Backward to activations: one matmul per forward matmul (dX = dY W^T), two for attention.
+    backward = per_token * n_tokens + 2 * attn + 2 * d * vocab * n_targets
+    return forward + backward
+
+
+def rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def cold_load(model_spec: str) -> dict:
+    """Load times in fresh processes: from the GGUF (cache removed) and from the cache."""
+    from lib.paths import cache_dir
+
+    out = {}
+    code = (
+        "import time; t=time.perf_counter(); import lib; from lib import pipeline; "
+        f"pipeline.get_model({model_spec!r}); print(time.perf_counter()-t)"
+    )
+    if model_spec == "embedded":
+        from lib.models.gguf_gemma3 import _cache_folder
+
+        backup = None
+        if _cache_folder().exists():
+            backup = cache_dir() / "bench-backup"
+            shutil.rmtree(backup, ignore_errors=True)
+            _cache_folder().rename(backup)
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+            )
+            out["cold load from GGUF (convert + write cache)"] = float(r.stdout.split()[-1])
+        finally:
+            if backup is not None and not _cache_folder().exists():
+                backup.rename(_cache_folder())
+            elif backup is not None:
+                shutil.rmtree(backup, ignore_errors=True)
+    times = []
+    for _ in range(3):
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        times.append(float(r.stdout.split()[-1]))
+    out["load from cache (fresh process, import included)"] = statistics.median(times)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--skip-cold", action="store_true")
+    args = ap.parse_args()
+
+    import jax
+    import numpy as np
+
+    from lib import pipeline
+    from lib.records import GenerationSettings
+
+    rows = {r["source"]: r for r in map(json.loads, LIT_ROWS.read_text().splitlines())}
+    prompt = rows["fewshot-mistake"]["prompt"]
+    results: list[tuple[str, str, str, str]] = []
+
+    if not args.skip_cold:
+        for name, value in cold_load(args.model).items():
+            results.append((name, f"{value:.2f} s", "", ""))
+
+    t = time.perf_counter()
+    model = pipeline.get_model(args.model)
+    results.append(("load (this process)", f"{time.perf_counter() - t:.2f} s", "", ""))
+    rate = matmul_rate()
+
+    settings = GenerationSettings(max_new_tokens=48)
+    first, warm, gen = timed(lambda: pipeline.generate(model, prompt, settings), args.runs)
+    n_new = len(gen.probs)
+    results.append(
+        (
+            f"generate {n_new} tokens (greedy, T_prompt={gen.sequence.prompt_length})",
+            f"{warm:.2f} s",
+            f"{first:.2f} s",
+            f"{warm / n_new * 1000:.0f} ms/token",
+        )
+    )
+
+    # The few-shot prompt + its generated answer; target = the analysis sentence.
+    seq = gen.sequence
+    answer_end = len(seq.input_text) + gen.text.index(".") + 1
+    target = [t.index for t in seq.tokens[seq.prompt_length :] if t.start < answer_end]
+    n_upto = max(target) + 1
+    flops = salience_flops(model.backbone, max(target), len(target))
+    floor = flops / rate
+    fns = model.functions
+    ids = seq.ids
+
+    def one_segment():
+        pipeline._cache.clear()  # measure the computation, not the cache
+        return pipeline.salience(model, seq, target)
+
+    first, warm, _ = timed(one_segment, args.runs)
+    results.append(
+        (
+            f"salience, one segment ({len(target)} target tokens, T={n_upto})",
+            f"{warm:.2f} s",
+            f"{first:.2f} s",
+            f"{warm / floor:.2f}x floor",
+        )
+    )
+    _, repeat, _ = timed(lambda: pipeline.salience(model, seq, target), args.runs)
+    results.append(("salience, repeated request (cache)", f"{repeat * 1000:.2f} ms", "", ""))
+
+    def naive():
+        return fns.salience(ids, [target], truncate=False, full_vocab_logits=True)
+
+    first_n, warm_n, _ = timed(naive, max(2, args.runs // 2))
+    results.append(
+        (
+            "naive: full-vocab logits, no truncation",
+            f"{warm_n:.2f} s",
+            f"{first_n:.2f} s",
+            f"{warm_n / floor:.2f}x floor",
+        )
+    )
+
+    sentence_targets = []
+    start = seq.prompt_length
+    for i in range(seq.prompt_length, len(seq.tokens)):
+        if seq.tokens[i].text.endswith((".", "\n")) or i == len(seq.tokens) - 1:
+            sentence_targets.append(list(range(start, i + 1)))
+            start = i + 1
+    sentence_targets = [t for t in sentence_targets if t][:8]
+
+    def batch():
+        pipeline._cache.clear()
+        return pipeline.salience_batch(model, seq, sentence_targets)
+
+    first_b, warm_b, _ = timed(batch, max(2, args.runs // 2))
+    results.append(
+        (
+            f"batched: {len(sentence_targets)} segments in one call",
+            f"{warm_b / len(sentence_targets):.2f} s/segment",
+            f"{first_b:.2f} s total",
+            f"{warm_b:.2f} s total warm",
+        )
+    )
+    results.append(
+        (
+            "floor for the one-segment case",
+            f"{floor:.2f} s",
+            "",
+            f"{flops / 1e9:.1f} GFLOP at {rate / 1e9:.0f} GFLOP/s (1024^3 matmul)",
+        )
+    )
+    results.append(("peak RSS of this process", f"{rss_gb():.2f} GB", "", ""))
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        model_name = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model_name = cpu
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    print(
+        f"Model: {model.name} ({args.model}); JAX {jax.__version__} on "
+        f"{jax.devices()[0].platform}; {os.cpu_count()} CPUs ({model_name}); commit {commit}; "
+        f"load average {os.getloadavg()[0]:.1f}; medians of {args.runs} runs"
+    )
+    print()
+    print("| measurement | warm (median) | first call | note |")
+    print("| --- | --- | --- | --- |")
+    for row in results:
+        print("| " + " | ".join(row) + " |")
+    _ = np  # numpy imported for parity with the library's environment
+
+
+if __name__ == "__main__":
+    main()
