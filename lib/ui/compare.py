@@ -12,13 +12,21 @@ from typing import Any
 import streamlit as st
 
 from lib.errors import InputError, StudioError
-from lib.records import GenerationSettings
+from lib.records import GenerationSettings, Segment
 from lib.ui import common
+from lib.ui.copy_link import copy_link
 from lib.ui.debug import _prefetch, _scores_for
 from lib.ui.model_service import get_service
 from lib.ui.owner import owner_id
 from lib.ui.segment_picker import segment_picker
-from lib.ui.view import View, view_from_record, view_to_record
+from lib.ui.view import (
+    View,
+    format_selection,
+    next_selection,
+    parse_selection,
+    view_from_record,
+    view_to_record,
+)
 from lib.worker import PRIORITY_USER
 
 DEFAULT_VARIANTS = ("fewshot-mistake", "fewshot-fixed", "fewshot-constitution")
@@ -54,11 +62,95 @@ def _restore(run_id: str) -> str | None:
         for k, val in v.variables.items():
             st.session_state[f"cmp_var_{k}"] = val
     st.session_state["cmp_g"] = ui.get("granularity", "lines")
+    st.session_state["cmp_pattern"] = ui.get("pattern") or r"\S+"
     st.session_state["cmp_m"] = ui.get("method", "grad_l2")
     st.session_state["cmp_shared"] = bool(ui.get("shared_scale", True))
-    sel = ui.get("selection")
-    st.session_state["cmp_sel"] = (int(sel[0]), int(sel[1])) if sel else None
+    st.session_state["cmp_intensity"] = float(ui.get("intensity", 1.0))
+    if ui.get("palette"):
+        st.session_state["cmp_palette"] = ui["palette"]
+    st.session_state["cmp_sel"] = _sel_from_list(ui.get("selection"))
     return None
+
+
+def _sel_from_list(sel: Any) -> tuple[int, int, int] | None:
+    """Stored selection [column, index] (first records) or [column, lo, hi] -> a triple."""
+    if not sel:
+        return None
+    vals = [int(x) for x in sel]
+    if len(vals) == 2:
+        return (vals[0], vals[1], vals[1])
+    return (vals[0], min(vals[1], vals[2]), max(vals[1], vals[2]))
+
+
+def parse_compare_selection(text: str | None) -> tuple[int, int, int] | None:
+    """URL form `col:idx` or `col:lo-hi` (columns from 0) -> (col, lo, hi); InputError else."""
+    if text is None or text == "":
+        return None
+    col, sep, rest = str(text).strip().partition(":")
+    if not sep or not col.isdigit() or len(col) > 2:
+        raise InputError(f"The link's selection 'sel={str(text)[:20]}' is not a column and "
+                         "segment like 0:5 or 0:5-7; click a segment of an output instead.",
+                         field="sel")
+    rng = parse_selection(rest)
+    if rng is None:
+        raise InputError(f"The link's selection 'sel={str(text)[:20]}' has no segment number; "
+                         "click a segment of an output instead.", field="sel")
+    return (int(col), rng[0], rng[1])
+
+
+def format_compare_selection(sel: tuple[int, int, int] | None) -> str | None:
+    if sel is None:
+        return None
+    return f"{sel[0]}:{format_selection((sel[1], sel[2]))}"
+
+
+def _url_snapshot() -> dict[str, str | None]:
+    return {k: st.query_params.get(k) for k in ("g", "m", "sel", "run")}
+
+
+def _apply_url(errors: list[str]) -> None:
+    """Adopt g, m and sel from the URL on first load or when it changed outside the page."""
+    from lib.segments import GRANULARITIES
+
+    snap = _url_snapshot()
+    if st.session_state.get("cmp_url_last") == snap:
+        return
+    if snap["run"]:
+        err = _restore(snap["run"])
+        if err:
+            errors.append(err)
+    if snap["g"]:
+        if snap["g"] in GRANULARITIES:
+            st.session_state["cmp_g"] = snap["g"]
+        else:
+            errors.append(f"The link's granularity 'g={snap['g'][:30]}' is unknown; use one of "
+                          f"{', '.join(GRANULARITIES)}.")
+    if snap["m"]:
+        if snap["m"] in common.methods():
+            st.session_state["cmp_m"] = snap["m"]
+        else:
+            errors.append(f"The link's method 'm={snap['m'][:30]}' is unknown; use one of "
+                          f"{', '.join(common.methods())}.")
+    if snap["sel"] is not None:
+        try:
+            st.session_state["cmp_sel"] = parse_compare_selection(snap["sel"])
+        except InputError as e:
+            errors.append(str(e))
+            st.session_state["cmp_sel"] = None
+    st.session_state["cmp_url_last"] = snap
+
+
+def _write_url() -> None:
+    want = {"g": st.session_state.get("cmp_g"), "m": st.session_state.get("cmp_m"),
+            "sel": format_compare_selection(st.session_state.get("cmp_sel")),
+            "run": st.session_state.get("cmp_run")}
+    for k, v in want.items():
+        if v is None:
+            if k in st.query_params:
+                del st.query_params[k]
+        elif st.query_params.get(k) != v:
+            st.query_params[k] = v
+    st.session_state["cmp_url_last"] = _url_snapshot()
 
 
 def _variant_inputs(n: int) -> list[dict[str, Any]]:
@@ -126,16 +218,21 @@ def _generate_all(items: list[dict[str, Any]], settings: GenerationSettings) -> 
             raise InputError("A variant's prompt is empty; fill in its template.",
                              field="prompt")
     svc = get_service()
-    futures = []
+    futures, progress = [], []
     for it in items:
-        def job(model: Any, prompt: str = it["prompt"]) -> tuple:
+        prog = common.JobProgress()
+
+        def job(model: Any, prompt: str = it["prompt"], prog: common.JobProgress = prog
+                ) -> tuple:
             from lib import pipeline
 
-            return pipeline.generate(model, prompt, settings), model
+            return pipeline.generate(model, prompt, settings, progress=prog.update), model
         futures.append(svc.submit(job, priority=PRIORITY_USER, owner=owner_id()))
+        progress.append(prog)
     views = []
     for i, (it, fut) in enumerate(zip(items, futures, strict=True)):
-        gen, model = common.wait_for(fut, svc, f"Generating variant {i + 1}")
+        gen, model = common.wait_for(fut, svc, f"Generating variant {i + 1} of {len(items)}",
+                                     progress[i])
         views.append(View(seq=gen.sequence, prompt=it["prompt"], model_spec=str(model.spec),
                           model_name=str(model.name), fingerprint=str(model.fingerprint),
                           settings=settings, probs=tuple(gen.probs),
@@ -145,12 +242,59 @@ def _generate_all(items: list[dict[str, Any]], settings: GenerationSettings) -> 
     st.session_state["cmp_views"] = views
     st.session_state["cmp_sel"] = None
     st.session_state.pop("cmp_run", None)
-    if "run" in st.query_params:
-        del st.query_params["run"]
+
+
+def _match_range(segs: list[list[Segment]], outs: list[list[Segment]], g: str,
+                 sel: tuple[int, int, int]) -> list[tuple[int, int] | None]:
+    """The selected range in its column, and the matching range in every other column.
+
+    Each end is matched on its own (`lib.compare.match_segment`); a column gets a range only if
+    both ends match output segments in order.
+    """
+    from lib.compare import match_segment
+
+    src_col, lo, hi = sel
+    pos = {s.index: k for k, s in enumerate(segs[src_col])}
+    chosen: list[tuple[int, int] | None] = []
+    for j in range(len(segs)):
+        if j == src_col:
+            chosen.append((lo, hi))
+            continue
+        ends = []
+        for idx in (lo, hi):
+            m = match_segment(segs[src_col], pos[idx], segs[j], g)
+            # Only output segments can be targets; a match in the prompt does not count.
+            ends.append(segs[j][m].index if m is not None and not segs[j][m].in_prompt else None)
+        ok = None not in ends and ends[0] <= ends[1]
+        chosen.append((ends[0], ends[1]) if ok else None)
+    return chosen
+
+
+def _diff_summary_html(prompts: list[str], limit: int = 3, width: int = 60) -> str:
+    """'Variant 2 vs 1: − You have to try it + Avoid' for each variant (escaped)."""
+    from lib.compare import prompt_diff
+    from lib.text_safety import safe_html
+
+    def short(text: str) -> str:
+        text = " ".join(text.split())
+        return safe_html(text if len(text) <= width else text[:width - 1] + "…")
+
+    rows = []
+    for i in range(1, len(prompts)):
+        ops = [(op, t) for op, t in prompt_diff(prompts[0], prompts[i]) if op != "equal"]
+        if not ops:
+            rows.append(f"<li><b>Variant {i + 1}</b>: same prompt as variant 1</li>")
+            continue
+        bits = [(f'<del>− {short(t)}</del>' if op == "delete" else f"<ins>+ {short(t)}</ins>")
+                for op, t in ops[:limit]]
+        more = f" … and {len(ops) - limit} more" if len(ops) > limit else ""
+        rows.append(f"<li><b>Variant {i + 1}</b> vs 1: {' '.join(bits)}{more}</li>")
+    return ('<ul class="diff-summary" style="margin:.2rem 0 .4rem;line-height:1.7">'
+            + "".join(rows) + "</ul>")
 
 
 def _results(views: list[View]) -> None:
-    from lib.compare import match_segment, render_diff_html
+    from lib.compare import render_diff_html
     from lib.render import (
         PALETTES,
         colour_scale,
@@ -165,85 +309,100 @@ def _results(views: list[View]) -> None:
     st.session_state.setdefault("cmp_m", "grad_l2")
     st.session_state.setdefault("cmp_shared", True)
     st.session_state.setdefault("cmp_intensity", 1.0)
-    c1, c2, c3, c4 = st.columns(4)
-    g = c1.selectbox("Segments", [x for x in GRANULARITIES if x != "regex"], key="cmp_g",
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.4, 1.2, 1.4])
+    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g",
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
+    pattern = None
+    if g == "regex":
+        st.session_state.setdefault("cmp_pattern", r"\S+")
+        pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern")
     method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True,
                       format_func=lambda x: meths[x][0])
-    shared = c3.toggle("One shared colour scale", key="cmp_shared")
-    intensity = c4.slider("Intensity", 0.2, 3.0, step=0.1, key="cmp_intensity")
     signed = meths[method][1]
-    palette = default_palette(signed)
-    if palette not in PALETTES:
-        palette = next(iter(PALETTES))
+    names = [n for n, p in PALETTES.items() if p.diverging == signed] or list(PALETTES)
+    if st.session_state.get("cmp_palette") not in names:
+        st.session_state["cmp_palette"] = (default_palette(signed)
+                                           if default_palette(signed) in names else names[0])
+    palette = c3.selectbox("Palette (colour-blind safe)", names, key="cmp_palette",
+                           format_func=lambda n: PALETTES[n].label)
+    intensity = c4.slider("Intensity", 0.2, 3.0, step=0.1, key="cmp_intensity")
+    shared = c5.toggle("One shared colour scale", key="cmp_shared",
+                       help="On: the same colour means the same score in every column. Off: "
+                            "each column is scaled to its own largest score.")
 
-    with st.expander("What differs between the prompts", expanded=True):
+    # A one-line summary per variant stays visible; the full marked-up prompts fold away so
+    # the outputs are on screen without scrolling.
+    st.html(_diff_summary_html([v.prompt for v in views]))
+    with st.expander("What differs between the prompts (full text)"):
         for i in range(1, len(views)):
             st.markdown(f"Variant 1 → variant {i + 1} (added text marked, removed text struck):")
             st.html(render_diff_html(views[0].prompt, views[i].prompt))
 
-    segs = [segment_sequence(v.seq, g) for v in views]
+    try:
+        segs = [segment_sequence(v.seq, g, pattern) for v in views]
+    except InputError as e:
+        st.error(str(e))
+        return
     outs = [[s for s in ss if not s.in_prompt] for ss in segs]
-    # Selection = (column, segment index); other columns follow via match_segment.
+    # Selection = (column, first, last segment index); other columns follow via matching.
     sel = st.session_state.get("cmp_sel")
     if sel is not None and not (0 <= sel[0] < len(views)
-                                and any(s.index == sel[1] for s in outs[sel[0]])):
+                                and {sel[1], sel[2]} <= {s.index for s in outs[sel[0]]}):
         st.error("The selected segment is not in that variant's output at this granularity; "
                  "click a segment instead.")
         sel = st.session_state["cmp_sel"] = None
-    chosen: list[int | None] = [None] * len(views)
-    if sel is not None:
-        src_col, src_idx = sel
-        src_pos = next(i for i, s in enumerate(segs[src_col]) if s.index == src_idx)
-        for j in range(len(views)):
-            if j == src_col:
-                chosen[j] = src_idx
-            else:
-                m = match_segment(segs[src_col], src_pos, segs[j], g)
-                # Only output segments can be targets; a match in the prompt does not count.
-                ok = m is not None and not segs[j][m].in_prompt
-                chosen[j] = segs[j][m].index if ok else None
+    chosen = _match_range(segs, outs, g, sel) if sel is not None else [None] * len(views)
 
     scores: list[list[float] | None] = []
     for j, v in enumerate(views):
-        if chosen[j] is None:
+        rng = chosen[j]
+        if rng is None:
             scores.append(None)
             continue
-        seg = next(s for s in segs[j] if s.index == chosen[j])
-        tok = _scores_for(v, method, sorted(seg.token_indices))
+        targets = sorted({t for s in outs[j] if rng[0] <= s.index <= rng[1]
+                          for t in s.token_indices})
+        tok = _scores_for(v, method, targets)
         scores.append(segment_scores(segs[j], tok) if tok is not None else None)
+
+    def picked(j: int) -> list[int]:
+        rng = chosen[j]
+        return [s.index for s in segs[j] if rng and rng[0] <= s.index <= rng[1]]
+
     pool = [val for j, sc in enumerate(scores) if sc is not None
-            for s, val in zip(segs[j], sc, strict=True) if s.index != chosen[j]]
+            for s, val in zip(segs[j], sc, strict=True) if s.index not in picked(j)]
     shared_scale = colour_scale(pool or [0.0], signed)
 
-    cols = st.columns(len(views))
+    st.caption("Click a segment of any output: the matching segment is selected in every "
+               "column (shift-click extends a range; click again clears).")
+    cols = st.columns(len(views), gap="medium")
     for j, v in enumerate(views):
         with cols[j]:
             st.markdown(f"**Variant {j + 1}** · {v.template_id or 'prompt'}")
 
             def on_click(index: int, shift: bool, j: int = j) -> None:
                 cur = st.session_state.get("cmp_sel")
-                st.session_state["cmp_sel"] = None if cur == (j, index) else (j, index)
+                mine = (cur[1], cur[2]) if cur is not None and cur[0] == j else None
+                new, anchor = next_selection(mine, index, shift,
+                                             st.session_state.get("cmp_anchor"))
+                st.session_state["cmp_sel"] = (j, new[0], new[1]) if new else None
+                st.session_state["cmp_anchor"] = anchor
 
-            picked = (chosen[j], chosen[j]) if chosen[j] is not None else None
-            segment_picker(v.seq.text, outs[j], picked, key=f"cmp_picker_{j}", on_click=on_click,
-                           label=f"Output of variant {j + 1}")
+            segment_picker(v.seq.text, outs[j], chosen[j], key=f"cmp_picker_{j}",
+                           on_click=on_click, label=f"Output of variant {j + 1}")
             if sel is not None and chosen[j] is None:
                 st.caption("No matching segment in this output.")
             sc = scores[j]
             scale = shared_scale
             if not shared and sc is not None:
                 scale = colour_scale([val for s, val in zip(segs[j], sc, strict=True)
-                                      if s.index != chosen[j]] or [0.0], signed)
+                                      if s.index not in picked(j)] or [0.0], signed)
             st.html(render_segments_html(v.seq, segs[j], sc, scale, palette=palette,
-                                         intensity=intensity,
-                                         selected=[chosen[j]] if chosen[j] is not None else [],
-                                         part="all"))
+                                         intensity=intensity, selected=picked(j), part="all"))
             if not shared or j == 0:
                 st.html(render_legend_html(scale, palette, meths[method][0]))
             _prefetch(v, outs[j], g, method, state_key=f"cmp_prefetched_{j}")
-    _share(views, {"granularity": g, "method": method, "shared_scale": shared,
-                   "intensity": intensity,
+    _share(views, {"granularity": g, "pattern": pattern or "", "method": method,
+                   "shared_scale": shared, "intensity": intensity, "palette": palette,
                    "selection": list(sel) if sel is not None else None})
 
 
@@ -261,21 +420,21 @@ def _share(views: list[View], ui: dict[str, Any]) -> None:
         st.session_state["cmp_run"] = run_id
         for v in views:
             v.run_id = run_id
-        st.query_params["run"] = run_id
         st.session_state["cmp_shared_link"] = run_id
     if st.session_state.get("cmp_shared_link") and (
             st.session_state.get("cmp_shared_link") == st.session_state.get("cmp_run")):
+        link = common.share_url(st.session_state["cmp_run"])
+        st.session_state["cmp_share_url"] = link
         st.success("Saved. Anyone with this link sees exactly this comparison:")
-        st.code(f"?run={st.session_state['cmp_run']}", language=None)
+        copy_link(link, key="cmp_copy_link")
 
 
 def render_compare_page() -> None:
+    errors: list[str] = []
+    _apply_url(errors)
     st.title("Compare prompt variants")
-    run_id = st.query_params.get("run")
-    if run_id:
-        err = _restore(run_id)
-        if err:
-            st.error(err)
+    for err in errors:
+        st.error(err)
     common.model_banner(get_service())
     st.session_state.setdefault("cmp_n", 3)
     n = st.radio("Variants", [2, 3], key="cmp_n", horizontal=True)
@@ -298,4 +457,5 @@ def render_compare_page() -> None:
     views = st.session_state.get("cmp_views")
     if views:
         _results(views)
+    _write_url()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.app.conftest import errors, make_app, no_crash
@@ -27,11 +29,14 @@ def test_compare_generates_three_columns_and_syncs_selection():
     from lib.segments import segment_sequence
 
     out0 = [s for s in segment_sequence(views[0].seq, "lines") if not s.in_prompt]
-    at.session_state["cmp_sel"] = (0, out0[0].index)
+    at.session_state["cmp_sel"] = (0, out0[0].index, out0[0].index)
     at.run()
     no_crash(at)
     coloured = [h.proto.body for h in at.get("html") if "data-salience" in h.proto.body]
     assert len(coloured) >= 1
+    # The view lives in the URL like Debug's: granularity, method, column:segment.
+    assert at.query_params["g"] == "lines" and at.query_params["m"] == "grad_l2"
+    assert at.query_params["sel"] == f"0:{out0[0].index}"
     # Share the set as one link and reopen it.
     at.button(key="cmp_share").click().run()
     no_crash(at)
@@ -42,6 +47,60 @@ def test_compare_generates_three_columns_and_syncs_selection():
     no_crash(fresh)
     assert not errors(fresh)
     assert [v.seq for v in fresh.session_state["cmp_views"]] == [v.seq for v in views]
+    assert fresh.session_state["cmp_sel"] == (0, out0[0].index, out0[0].index)
+    assert fresh.query_params["run"] == run_id
+
+
+def test_compare_url_selection_ranges_regex_and_palette():
+    """sel=col:lo-hi from the URL selects a range in that column and the matching range in the
+    others; regex granularity and the palette choice work on Compare too."""
+    from lib.render import PALETTES
+    from lib.segments import segment_sequence
+    from tests.app.test_debug_restore import _overlay
+
+    at = make_app("app_pages/compare.py")
+    at.run()
+    at.radio(key="cmp_n").set_value(2).run()
+    # Two identical variants: every segment has an exact match in the other column.
+    at.selectbox(key="cmp_tpl_1").set_value("fewshot-mistake").run()
+    at.number_input(key="cmp_max_new").set_value(4)
+    at.button(key="cmp_generate").click().run()
+    no_crash(at)
+    views = at.session_state["cmp_views"]
+    out = [s for s in segment_sequence(views[0].seq, "words") if not s.in_prompt]
+    assert len(out) >= 2
+    lo, hi = out[0].index, out[1].index
+    at.query_params.update({"g": "words", "sel": f"0:{lo}-{hi}"})
+    at.run()
+    no_crash(at)
+    assert at.session_state["cmp_sel"] == (0, lo, hi)
+    marked = [h.proto.body for h in at.get("html") if "data-salience" in h.proto.body]
+    assert len(marked) == 2
+    for body in marked:  # both columns outline the whole range
+        for idx in (lo, hi):
+            assert re.search(rf'class="[^"]*selected[^"]*"[^>]*data-segment-index="{idx}"|'
+                             rf'data-segment-index="{idx}"[^>]*class="[^"]*selected', body)
+    before = _overlay(at)
+    diverging = [n for n, p in PALETTES.items() if not p.diverging]
+    at.selectbox(key="cmp_palette").set_value(diverging[-1]).run()
+    no_crash(at)
+    assert _overlay(at) == before  # numbers unchanged, colours from the chosen palette
+    assert at.selectbox(key="cmp_palette").value == diverging[-1]
+
+    at.selectbox(key="cmp_g").set_value("regex").run()
+    at.text_input(key="cmp_pattern").set_value(r"[A-Za-z]+:").run()
+    no_crash(at)
+    assert at.query_params["g"] == "regex"
+    at.text_input(key="cmp_pattern").set_value("(a+)+$").run()
+    no_crash(at)  # a guarded pattern: an error or a result, never a hang or a traceback
+
+
+def test_compare_hostile_selection_in_url_is_a_specific_error():
+    at = make_app("app_pages/compare.py")
+    at.query_params["sel"] = "x:1;DROP"
+    at.run()
+    no_crash(at)
+    assert any("sel=" in e for e in errors(at)), errors(at)
 
 
 def test_compare_link_with_unknown_run_says_so():
