@@ -84,6 +84,16 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
+def reset_peak_rss() -> None:
+    """Linux: restart the VmHWM (peak RSS) counter, to measure one phase's peak."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def phase_peak_gb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1e6
+
+
 def cold_load(model_spec: str) -> dict:
     """Load times in fresh processes: from the GGUF (cache removed) and from the cache."""
     from lib.paths import cache_dir
@@ -173,7 +183,10 @@ def main() -> None:
         pipeline._cache.clear()  # measure the computation, not the cache
         return pipeline.salience(model, seq, target)
 
+    load_peak = rss_gb()
+    reset_peak_rss()
     first, warm, _ = timed(one_segment, args.runs)
+    salience_peak = phase_peak_gb()
     results.append(
         (
             f"salience, one segment ({len(target)} target tokens, T={n_upto})",
@@ -227,7 +240,12 @@ def main() -> None:
             f"{flops / 1e9:.1f} GFLOP at {rate / 1e9:.0f} GFLOP/s (1024^3 matmul)",
         )
     )
-    results.append(("peak RSS of this process", f"{rss_gb():.2f} GB", "", ""))
+    results.append(("peak RSS during one-segment salience", f"{salience_peak:.2f} GB", "",
+                    "model loaded, first call included"))
+    results.append(("peak RSS while loading", f"{load_peak:.2f} GB", "",
+                    "keras builds the model, then reads the cached weights"))
+    results.append(("peak RSS of the whole run", f"{rss_gb():.2f} GB", "",
+                    "naive variant and batch included"))
 
     cpu = platform.processor() or platform.machine()
     try:
