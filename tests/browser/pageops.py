@@ -87,7 +87,13 @@ _ACTIVE_SEGMENT_JS = """
 """
 
 
-def poll(read: Callable[[], T], ok: Callable[[T], bool], what: str, timeout_s: float = 60) -> T:
+def poll(
+    read: Callable[[], T],
+    ok: Callable[[T], bool],
+    what: str,
+    timeout_s: float = 60,
+    every_s: float = 0.25,
+) -> T:
     """Read until `ok(value)`; AssertionError naming `what` (and the last value) otherwise."""
     deadline = time.monotonic() + timeout_s
     value = read()
@@ -96,7 +102,7 @@ def poll(read: Callable[[], T], ok: Callable[[T], bool], what: str, timeout_s: f
             raise AssertionError(
                 f"timed out after {timeout_s:.0f} s waiting for {what}; last: {str(value)[:2000]}"
             )
-        time.sleep(0.25)
+        time.sleep(every_s)
         value = read()
     return value
 
@@ -154,8 +160,7 @@ def generate(
     page: Any, label: str = "Generate", timeout_s: float = 180, min_segments: int = 1
 ) -> list[dict[str, Any]]:
     """Click the button and wait for output segments (the model may still be loading)."""
-    button = page.get_by_role("button", name=label, exact=True)
-    button.click(timeout=timeout_s * 1000)
+    click_button(page, label, timeout_s)
     segs, errors = poll(
         lambda: (segments(page), error_messages(page)),
         lambda v: len(v[0]) >= min_segments or bool(v[1]),
@@ -249,3 +254,11 @@ def screenshot(page: Any, path: Any, near: str | None = None, block: str = "cent
         page.locator(near).first.evaluate("(e, b) => e.scrollIntoView({block: b})", block)
         page.wait_for_timeout(300)  # let the scroll paint
     page.screenshot(path=str(path))
+
+
+def click_button(page: Any, label: str, timeout_s: float = 60) -> None:
+    """Click the button labelled `label` once there is exactly one (while a rerun is drawn,
+    Streamlit can briefly show the old and the new copy of an element)."""
+    button = page.get_by_role("button", name=label, exact=True)
+    poll(button.count, lambda n: n == 1, f"exactly one '{label}' button", timeout_s)
+    button.click(timeout=timeout_s * 1000)

@@ -25,7 +25,7 @@ def _is_recommendation(segment: dict) -> bool:
 def test_compare_story_selects_the_same_line_in_all_columns(embedded_server, new_context) -> None:  # noqa: ANN001
     page = new_context(viewport={"width": 1600, "height": 1100}).new_page()
     ops.open_app(page, embedded_server.url, path="compare", params="g=lines")
-    page.get_by_role("button", name="Generate all", exact=True).click(timeout=FIRST_LOAD_S * 1000)
+    ops.click_button(page, "Generate all", FIRST_LOAD_S)
     columns = ops.poll(
         lambda: ops.by_column(ops.segments(page)),
         lambda cols: len(cols) == 3 and all(cols.values()),

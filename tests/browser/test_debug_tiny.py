@@ -74,7 +74,7 @@ def test_share_link_restores_selection_and_colours(tiny_server, new_context) -> 
     spans = _select(page, chosen)
     texts = [s["text"] for s in ops.segments(page)]
 
-    page.get_by_role("button", name="Share").first.click()
+    ops.click_button(page, "Share")
     run_id = ops.poll(lambda: ops.run_id_on_page(page), bool, "a ?run= link on the page")
     ops.assert_no_traceback(page)
 
@@ -131,4 +131,45 @@ def test_keyboard_selects_segments(tiny_server, page) -> None:  # noqa: ANN001
     ops.poll(
         lambda: ops.selected_segments(page), lambda s: s == [now], f"Space to select segment {now}"
     )
+    ops.assert_no_traceback(page)
+
+
+def test_click_after_generating_again_selects_that_segment(tiny_server, page) -> None:  # noqa: ANN001
+    # A reviewer selects a segment, moves the intensity slider, generates again, and clicks
+    # another segment as soon as the new output shows: that click must win (not the previous
+    # selection, e.g. from the URL).
+    segs = _open_and_generate(page, tiny_server.url)
+    first, last = segs[0]["index"], segs[-1]["index"]
+    _select(page, first)
+    # Then the last one, going on as soon as its overlay shows (as a person would).
+    ops.click_segment(page, last)
+    spans = ops.poll(
+        lambda: ops.overlay(page),
+        lambda v: ops.overlay_marks(v) == {str(last)},
+        f"the overlay for segment {last}",
+    )
+    page.get_by_role("slider", name="Intensity").focus()
+    page.keyboard.press("ArrowRight")
+    ops.poll(
+        lambda: [s["background"] for s in ops.overlay(page)],
+        lambda c: c != [s["background"] for s in spans],
+        "the overlay recoloured by the intensity slider",
+    )
+
+    ops.click_button(page, "Generate")
+    ops.poll(
+        lambda: ops.segments(page),
+        lambda s: len(s) >= 2 and not any(x["selected"] for x in s),
+        "the new output (a new generation clears the selection)",
+        every_s=0.02,  # click as soon as a reviewer could
+    )
+    ops.click_segment(page, first)
+    ops.poll(
+        lambda: ops.overlay_marks(ops.overlay(page)),
+        lambda m: m == {str(first)},
+        f"the overlay for segment {first}",
+    )
+    # And it stays that way: the URL and the page agree on the selection.
+    assert ops.stable(lambda: ops.selected_segments(page), "the selection", settle_s=3) == [first]
+    ops.wait_for_url_param(page, "sel", str(first))
     ops.assert_no_traceback(page)
