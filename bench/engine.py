@@ -240,12 +240,25 @@ def main() -> None:
             f"{flops / 1e9:.1f} GFLOP at {rate / 1e9:.0f} GFLOP/s (1024^3 matmul)",
         )
     )
-    results.append(("peak RSS during one-segment salience", f"{salience_peak:.2f} GB", "",
-                    "model loaded, first call included"))
-    results.append(("peak RSS while loading", f"{load_peak:.2f} GB", "",
-                    "keras builds the model, then reads the cached weights"))
-    results.append(("peak RSS of the whole run", f"{rss_gb():.2f} GB", "",
-                    "naive variant and batch included"))
+    results.append(
+        (
+            "peak RSS during one-segment salience",
+            f"{salience_peak:.2f} GB",
+            "",
+            "model loaded, first call included",
+        )
+    )
+    results.append(
+        (
+            "peak RSS while loading",
+            f"{load_peak:.2f} GB",
+            "",
+            "keras builds the model, then reads the cached weights",
+        )
+    )
+    results.append(
+        ("peak RSS of the whole run", f"{rss_gb():.2f} GB", "", "naive variant and batch included")
+    )
 
     cpu = platform.processor() or platform.machine()
     try:

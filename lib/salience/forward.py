@@ -141,7 +141,8 @@ class ModelFunctions:
             raise ValueError(f"target positions must be in 1..{n - 1}")
         positions = sorted(set(p for t in targets for p in t))
         cut = max(positions) if truncate else n - 1  # inputs 0..cut-1 predict every target
-        t_pad = bucket_length(cut + 1)
+        # A finer bucket than generation's: padding costs salience time in proportion.
+        t_pad = bucket_length(cut + 1, step=32)
         p_pad = bucket_count(len(positions))
         ids_arr = np.full(t_pad, pad_id, dtype=np.int32)
         ids_arr[: cut + 1] = np.asarray(ids[: cut + 1], dtype=np.int32)
