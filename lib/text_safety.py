@@ -8,6 +8,7 @@ trick a reviewer must see. Only the *display* changes: stored text keeps every c
 
 from __future__ import annotations
 
+import functools
 import html
 import unicodedata
 
@@ -47,7 +48,11 @@ _NAMES: dict[int, str] = {
     0x2068: "FIRST STRONG ISOLATE (bidi control)",
     0x2069: "POP DIRECTIONAL ISOLATE (bidi control)",
     0xFEFF: "ZERO WIDTH NO-BREAK SPACE (byte order mark)",
+    0x2065: "RESERVED INVISIBLE OPERATOR POSITION (unassigned)",
 }
+# Characters that render blank although they are letters or marks, so they can fake an empty
+# field or hide a join (e.g. the Hangul fillers used for "invisible" names).
+_BLANK_LOOKALIKES = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0})
 
 MARKER_CLASS = "invisible-char"
 
@@ -61,7 +66,13 @@ def _is_invisible(cp: int) -> bool:
         return True
     if 0xE0000 <= cp <= 0xE007F:  # tag characters: invisible, used to smuggle text
         return True
-    return cp in _NAMES
+    if cp in _NAMES or cp in _BLANK_LOOKALIKES:
+        return True
+    if cp < 0xA0:
+        return False
+    # Every other format character (Unicode category Cf: bidi, joiners, deprecated shaping
+    # controls, interlinear annotation ...) is invisible by definition.
+    return unicodedata.category(chr(cp)) == "Cf"
 
 
 def char_name(ch: str) -> str:
@@ -128,6 +139,23 @@ def safe_html(s: str) -> str:
                 f"{escape_html(marker_label(text))}</span>"
             )
     return "".join(out)
+
+
+@functools.cache
+def js_char_class() -> str:
+    """The same set as a JavaScript regex character class (use with the `u` flag), so code
+    that marks characters in the browser agrees with `is_invisible` exactly."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if _is_invisible(cp):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    parts = [
+        f"\\u{{{a:X}}}" if a == b else f"\\u{{{a:X}}}-\\u{{{b:X}}}" for a, b in ranges
+    ]
+    return "[" + "".join(parts) + "]"
 
 
 def safe_plain(s: str) -> str:

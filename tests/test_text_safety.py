@@ -65,3 +65,36 @@ def test_markup_is_escaped():
 
 def test_safe_plain_for_tooltips():
     assert safe_plain("a\u202eb") == "a⟨U+202E⟩b"
+
+
+# Format characters (Unicode Cf) and blank "filler" letters render as nothing, so they hide a
+# trick exactly as a bidi override does: each must be marked too.
+@pytest.mark.parametrize(
+    "ch", ["\u206a", "\u206f", "\u180e", "\u3164", "\u115f", "\ufff9", "\u034f", "\u0600",
+           "\U0001d173", "\U000e0001", "\u2065"],
+)
+def test_format_characters_and_blank_fillers_are_marked(ch):
+    out = safe_html(f"a{ch}b")
+    assert ch not in out and f"⟨U+{ord(ch):04X}⟩" in out
+    assert is_invisible(ch) and has_invisible(f"x{ch}")
+
+
+@pytest.mark.parametrize("ch", ["\ufe0f", "\u0301", "\u00e9", "\u2764", "\U0001f1eb", "\u3000"])
+def test_visible_marks_and_emoji_parts_are_not_marked(ch):
+    # Variation selectors and combining accents belong to the character before them (emoji,
+    # accented letters); the ideographic space is visibly wide.
+    assert not is_invisible(ch)
+
+
+def test_js_char_class_is_the_same_set():
+    from lib.text_safety import js_char_class
+
+    source = js_char_class()
+    assert source.startswith("[") and source.endswith("]")
+    # JavaScript's \u{X} (with the u flag) -> Python's \UXXXXXXXX: the same class, checked
+    # against is_invisible for every code point.
+    py = re.compile(re.sub(r"\\u\{([0-9A-F]+)\}", lambda m: f"\\U{int(m.group(1), 16):08X}",
+                           source))
+    mismatched = [cp for cp in range(0x110000)
+                  if bool(py.fullmatch(chr(cp))) != is_invisible(chr(cp))]
+    assert mismatched == []
