@@ -107,6 +107,16 @@ def parse_prompt_file(
                     "Put the text in double quotes.",
                     field=_FIELD,
                 )
+            bad = next((i for i, ch in enumerate(value) if 0xD800 <= ord(ch) <= 0xDFFF), None)
+            if bad is not None:
+                # JSON allows "\ud800" alone, but it is half a character: no tokenizer,
+                # database or browser can carry it, so refuse it here with its position.
+                raise InputError(
+                    f'Line {number}: the "{key}" field holds an invalid escape '
+                    f"\\u{ord(value[bad]):04x} at character {bad + 1} (half of a surrogate "
+                    "pair, not a character). Remove it or write the whole character.",
+                    field=_FIELD,
+                )
             values[key] = value
         if not values["prompt"].strip():
             raise InputError(

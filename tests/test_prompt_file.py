@@ -105,3 +105,19 @@ def test_hostile_text_kept_exactly():
     prompt = '<script>alert(1)</script> \u202e\u200b NUL:\x00 {a.b}'
     rows = parse_prompt_file(json.dumps({"prompt": prompt}).encode())
     assert rows[0].prompt == prompt
+
+
+@pytest.mark.parametrize("field", ["prompt", "target", "source"])
+def test_lone_surrogate_escape_is_refused_with_line_field_and_position(field):
+    # json.loads accepts "\ud800" alone, but the tokenizer cannot encode it (it used to crash
+    # generation with a RuntimeError from SentencePiece).
+    row = {"prompt": "ok", field: "ab\\ud83d!"}
+    line = "{" + ", ".join(f'"{k}": "{v}"' for k, v in row.items()) + "}"
+    msg = str(error(('{"prompt": "fine"}\n' + line + "\n").encode()))
+    assert msg.startswith("Line 2") and f'"{field}"' in msg
+    assert "\\ud83d" in msg and "character 3" in msg
+
+
+def test_surrogate_pair_escape_is_one_character_and_kept():
+    rows = parse_prompt_file(b'{"prompt": "smile \\ud83d\\ude00"}')
+    assert rows[0].prompt == "smile \U0001f600"
