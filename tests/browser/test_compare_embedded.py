@@ -74,6 +74,12 @@ def test_compare_story_selects_the_same_line_in_all_columns(embedded_server, new
     # One shared colour scale (the default): the same number gets the same colour in every column.
     ops.check_overlay_contract(spans)
     ops.assert_no_traceback(page)
+    # The sidebar is the app's own navigation (st.navigation), not Streamlit's pages/ listing.
+    nav = ops.stable(
+        lambda: page.locator("[data-testid='stSidebarNav'] a").all_inner_texts(), "the sidebar"
+    )
+    # (each link's text is its icon, then its title)
+    assert [t.strip().split("\n")[-1] for t in nav] == ["Debug", "Compare", "Saved runs"], nav
 
     ops.screenshot(page, ARTIFACTS / "embedded-compare.png", near=".selected")
     # The README shows the three columns with the selection, not the input form above them.
