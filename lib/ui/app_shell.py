@@ -10,6 +10,7 @@ from lib.ui import common
 from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
 from lib.ui.owner import owner_id, remember_owner
+from lib.ui.signin import gate, sign_out_control
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,7 @@ def _sidebar() -> None:
         _model_status()
         _limits()
         remember_owner()  # writes this browser's anonymous id into a cookie (never the URL)
+        sign_out_control()  # only when sign-in is on (secrets.toml [auth])
 
 
 def _limits() -> None:
@@ -74,6 +76,7 @@ def run_app() -> None:
                 url_path="runs"),
     ]
     nav = st.navigation(pages)
+    gate()  # optional sign-in: an anonymous visitor gets a prompt, never the page or the run
     owner_id()
     guarded(_sidebar)
     nav.run()

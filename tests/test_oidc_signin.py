@@ -1,0 +1,234 @@
+"""Optional sign-in through Streamlit's OIDC (`st.login`) against a provider stub on 127.0.0.1.
+
+The real server runs with a secrets file whose `[auth]` points at `tests/oidc_stub.py`. An
+anonymous visitor of a run link gets a sign-in prompt and none of the run; after the provider's
+round trip (a new Streamlit session) they land on that very run; Saved runs lists only the
+signed-in user's runs. Without `[auth]` (the default) nothing changes: covered by the other
+browser tests, which open share links anonymously.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from lib.runs import RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+ALICE = {"sub": "alice-1", "email": "Alice@Example.org", "name": "Alice"}
+BOB = {"sub": "bob-2", "email": "bob@example.org", "name": "Bob"}
+
+
+def test_next_run_cookie_only_carries_a_valid_run_id() -> None:
+    from lib.ui.signin import NEXT_RUN_COOKIE, next_run_from_cookies
+
+    good = "A" * 32
+    assert next_run_from_cookies({NEXT_RUN_COOKIE: good}) == good
+    for bad in ("", "short", "x" * 65, "../../etc/passwd", "A" * 31 + "'", "<script>" * 4):
+        assert next_run_from_cookies({NEXT_RUN_COOKIE: bad}) is None
+    assert next_run_from_cookies({}) is None
+    assert next_run_from_cookies({"studio_owner": good}) is None
+
+
+def test_sign_in_is_off_without_auth_secrets(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """No `[auth]` section (the default: no secrets file is shipped) -> no gate at all."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here
+    script = (
+        "import streamlit as st\n"
+        "from lib.ui.signin import auth_configured, gate\n"
+        "gate()\n"
+        "st.write('auth on' if auth_configured() else 'page body shown')\n"
+    )
+    at = AppTest.from_string(script, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == ["page body shown"]
+    assert not [b for b in at.button if b.label == "Sign in"]
+    assert not (REPO / ".streamlit" / "secrets.toml").exists(), "never commit a secrets file"
+
+
+def _fixture_records() -> tuple[dict, dict]:
+    rows = json.loads((REPO / "tests/fixtures/runs-schema-v1.expected.json").read_text())
+    debug = next(r["record"] for r in rows if r["kind"] == "debug" and "sequence" in r["record"])
+    compare = next(r["record"] for r in rows if r["kind"] == "compare")
+    return debug, compare
+
+
+@pytest.fixture(scope="module")
+def signin_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    from tests.browser.harness import AppServer, free_port
+    from tests.oidc_stub import OIDCStub
+
+    pytest.importorskip("authlib", reason="sign-in needs Authlib (Streamlit's `auth` extra)")
+    tmp = tmp_path_factory.mktemp("signin")
+    stub = OIDCStub().start()
+    port = free_port()
+    secrets_file = tmp / "secrets.toml"
+    secrets_file.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+        f'client_id = "{stub.client_id}"\n'
+        f'client_secret = "{stub.client_secret}"\n'
+        f'server_metadata_url = "{stub.metadata_url}"\n'
+    )
+    data_dir = tmp / "data"
+    store = RunStore(data_dir / "runs.sqlite3")
+    debug, compare = _fixture_records()
+    runs = {
+        "alice_debug": store.save(debug, owner="user:alice@example.org", title="Alice's quiche",
+                                  kind="debug"),
+        "alice_compare": store.save(compare, owner="user:alice@example.org",
+                                    title="Alice's comparison", kind="compare"),
+        "bob_debug": store.save(debug, owner="user:bob@example.org", title="Bob's private run",
+                                kind="debug"),
+    }
+    server = AppServer(
+        app="app.py",
+        env={"STUDIO_MODEL": "tiny", "STUDIO_ALLOWED_MODELS": "tiny",
+             "STREAMLIT_SECRETS_FILES": str(secrets_file)},
+        data_dir=data_dir,
+        port=port,
+    ).start()
+    try:
+        yield server, stub, runs, debug
+    finally:
+        server.stop()
+        stub.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.harness import launch_browser
+
+    with sync_playwright() as pw:
+        browser = launch_browser(pw)
+        yield browser
+        browser.close()
+
+
+def _context(chromium, blocked: list[str]):  # noqa: ANN001, ANN202
+    from tests.browser.harness import block_outside_hosts
+
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    block_outside_hosts(context, blocked)
+    return context
+
+
+def _seen(page, stub) -> tuple[int, int, str]:  # noqa: ANN001
+    """(authorize calls, token calls, page URL), after letting Playwright run for a moment.
+
+    The context's request router is Python code: it only runs while Playwright is called, so a
+    plain sleep would stall the browser's requests (to the app and to the provider alike).
+    """
+    page.wait_for_timeout(200)
+    return len(stub.authorize_calls), len(stub.token_calls), page.url
+
+
+def _sign_in(page, stub, user: dict) -> None:  # noqa: ANN001
+    from tests.browser import pageops as ops
+
+    stub.user = dict(user)
+    before = len(stub.authorize_calls)
+    assert len(stub.token_calls) == before
+    for wait_s in (30, 60):
+        # Clicked from JS: Playwright's click would block until the whole provider round trip
+        # ends. A click that lands while the sidebar's model-status fragment reruns can be
+        # dropped by Streamlit: press again only if the page never left (a hang guard).
+        page.get_by_role("button", name="Sign in", exact=True).evaluate("b => b.click()")
+        try:
+            ops.poll(lambda: _seen(page, stub), lambda v: v[0] > before or "run=" not in v[2],
+                     "the browser to leave for the provider", timeout_s=wait_s)
+            break
+        except AssertionError:
+            continue
+    ops.poll(lambda: _seen(page, stub), lambda v: v[1] > before,
+             "the app to redeem its code (authorize calls, token calls, url)", timeout_s=120)
+    ops.poll(lambda: ops.app_text(page), lambda t: f"Signed in as {user['email']}" in t,
+             f"the app to show {user['email']} as signed in")
+
+
+@pytest.mark.browser
+def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, chromium) -> None:  # noqa: ANN001
+    from tests.browser import pageops as ops
+
+    server, stub, runs, debug = signin_server
+    blocked: list[str] = []
+    context = _context(chromium, blocked)
+    try:
+        page = context.new_page()
+        run_id = runs["alice_debug"]
+        ops.open_app(page, server.url, params=f"run={run_id}")
+        page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=120_000)
+        text = ops.app_text(page)
+        assert "Sign in first" in text
+        # None of the run reaches an anonymous visitor.
+        assert run_id not in text.replace(page.url, "")
+        assert "Saved run " + run_id not in text and debug["prompt"] not in text
+        assert page.locator("[data-salience]").count() == 0
+        # The prompt stored where to go next; only the run id, short-lived.
+        ops.poll(lambda: {c["name"]: c for c in context.cookies()}.get("studio_next_run"),
+                 lambda c: c is not None and c["value"] == run_id, "the next-run cookie")
+
+        _sign_in(page, stub, ALICE)
+        # A new session after the provider's redirect, yet the run is open.
+        ops.poll(lambda: ops.app_text(page), lambda t: f"Saved run {run_id}" in t,
+                 "the run to open after signing in")
+        ops.poll(lambda: page.url, lambda u: f"run={run_id}" in u, "the run id back in the URL")
+        ops.assert_no_traceback(page)
+        call = stub.authorize_calls[-1]
+        assert call["code_challenge_method"] == "S256" and call.get("nonce")
+        ops.poll(lambda: [c["name"] for c in context.cookies()],
+                 lambda names: "studio_next_run" not in names, "the next-run cookie to go")
+
+        # Saved runs: Alice's runs (e-mail matched case-insensitively), never Bob's.
+        ops.open_app(page, server.url, path="runs")
+        ops.poll(lambda: ops.app_text(page),
+                 lambda t: "Alice's comparison" in t and "Alice's quiche" in t,
+                 "Alice's saved runs")
+        text = ops.app_text(page)
+        assert "Alice's quiche" in text and "Bob's private run" not in text
+        ops.assert_no_traceback(page)
+    finally:
+        context.close()
+    assert not blocked, f"the page tried to reach outside hosts: {blocked}"
+
+
+@pytest.mark.browser
+def test_compare_link_lands_on_compare_and_lists_own_runs(signin_server, chromium) -> None:  # noqa: ANN001
+    from tests.browser import pageops as ops
+
+    server, stub, runs, _ = signin_server
+    blocked: list[str] = []
+    context = _context(chromium, blocked)
+    try:
+        page = context.new_page()
+        run_id = runs["alice_compare"]  # Bob got Alice's link: a link is the way in
+        ops.open_app(page, server.url, params=f"run={run_id}")
+        page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=120_000)
+        assert "Alice's comparison" not in ops.app_text(page)
+        _sign_in(page, stub, BOB)
+        ops.poll(lambda: page.url, lambda u: "/compare" in u and f"run={run_id}" in u,
+                 "the Compare page with the run")
+        ops.assert_no_traceback(page)
+        assert not [e for e in ops.error_messages(page) if "run" in e.lower()]
+
+        ops.open_app(page, server.url, path="runs")
+        ops.poll(lambda: ops.app_text(page), lambda t: "Bob's private run" in t,
+                 "Bob's saved runs")
+        text = ops.app_text(page)
+        assert "Alice's quiche" not in text and "Alice's comparison" not in text
+        # Signing out brings the prompt back.
+        page.get_by_role("button", name="Sign out", exact=True).click()
+        page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=60_000)
+    finally:
+        context.close()
+    assert not blocked, f"the page tried to reach outside hosts: {blocked}"
