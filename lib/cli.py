@@ -37,15 +37,20 @@ def _settings(args: argparse.Namespace) -> GenerationSettings:
         temperature=args.temperature,
         top_k=args.top_k,
         seed=args.seed,
-        stop=tuple(_unescape(s) for s in (args.stop or [])),
+        stop=tuple(_unescape(s, "--stop") for s in (args.stop or [])),
         chat_template=chat,
     )
 
 
-def _unescape(text: str) -> str:
-    # Shell users type "\n\n" for a blank line; take the usual escapes literally otherwise.
-    return text.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in text \
-        else text
+def _unescape(text: str, option: str = "--stop") -> str:
+    """Shell users type "\\n\\n" for a blank line: apply Python's backslash escapes."""
+    if "\\" not in text:
+        return text
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{option} {text!r}: bad backslash escape ({err.reason}); write \\\\ "
+                         "for a literal backslash.", field=option.lstrip("-")) from None
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -54,12 +59,12 @@ def _read_prompt(args: argparse.Namespace) -> str:
         try:
             data = path.read_bytes()
         except OSError as err:
-            raise InputError(f"--prompt-file {path}: cannot be read ({err.strerror}).",
+            raise InputError(f"--prompt-file {str(path)!r}: cannot be read ({err.strerror}).",
                              field="prompt_file") from None
         try:
             return data.decode("utf-8")  # exactly as it is: a trailing newline counts
         except UnicodeDecodeError as err:
-            raise InputError(f"--prompt-file {path}: not UTF-8 text (byte {err.start}); save it "
+            raise InputError(f"--prompt-file {str(path)!r}: not UTF-8 text (byte {err.start}); save it "
                              "as UTF-8.", field="prompt_file") from None
     return args.prompt
 
@@ -115,7 +120,7 @@ def target_indices_for_span(seq: TokenSequence, start: int, end: int) -> list[in
 
 def _segment_span(args: argparse.Namespace, seq: TokenSequence) -> tuple[int, int]:
     if args.segment_text is not None:
-        text = _unescape(args.segment_text)
+        text = _unescape(args.segment_text, "--segment-text")
         at = seq.target.find(text)
         if not text or at < 0:
             raise InputError(f"--segment-text {args.segment_text!r} does not occur in the target "
@@ -204,14 +209,15 @@ def _cmd_batch(args: argparse.Namespace) -> dict:
     try:
         data = Path(args.input).read_bytes()
     except OSError as err:
-        raise InputError(f"--input {args.input}: cannot be read ({err.strerror}).",
+        raise InputError(f"--input {args.input!r}: cannot be read ({err.strerror}).",
                          field="input") from None
     rows = parse_prompt_file(data)  # validates the whole file before any compute
     if args.granularity == "regex":
         compile_pattern(args.pattern)
     out_path = Path(args.output)
     if not out_path.parent.exists():
-        raise InputError(f"--output {out_path}: folder {out_path.parent} does not exist.",
+        raise InputError(f"--output {str(out_path)!r}: folder {str(out_path.parent)!r} does not "
+                         "exist.",
                          field="output")
     settings = _settings(args)
     model = pipeline.get_model(args.model, progress=None if args.quiet else _progress)

@@ -46,6 +46,8 @@ def validate_settings(settings: GenerationSettings) -> None:
                          field="seed")
     if any(not s for s in settings.stop):
         raise InputError("A stop text may not be empty; remove it or type some text.", field="stop")
+    for stop in settings.stop:
+        check_text(stop, "stop")
 
 
 def encode_prompt(model: LoadedModel, prompt: str, chat_template: bool) -> tuple[list[int], str]:
@@ -90,10 +92,23 @@ def build_sequence(
                          prompt_length=len(input_ids))
 
 
+def check_text(text: str, field: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate, e.g. from a bad byte on a
+    command line): the tokenizer cannot encode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"The {field} holds an invalid character (U+{ord(text[err.start]):04X}, a lone "
+            f"surrogate) at position {err.start}; remove it or re-enter the text as UTF-8.",
+            field=field) from None
+
+
 def check_prompt(model: LoadedModel, prompt: str) -> None:
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The prompt is empty: type a prompt or fill the template's variables.",
                          field="prompt")
+    check_text(prompt, "prompt")
 
 
 def generate(

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from lib.errors import InputError, LimitError
-from lib.generation import build_sequence, check_prompt, encode_prompt
+from lib.generation import build_sequence, check_prompt, check_text, encode_prompt
 from lib.generation import generate as _generate
 from lib.models.loaded_model import LoadedModel
 from lib.models.registry import allowed_model_specs, default_spec, get_model, loaded_model
@@ -43,6 +43,7 @@ def sequence_for_target(model: LoadedModel, prompt: str, target: str,
     if not isinstance(target, str) or not target:
         raise InputError("The target is empty: type the text whose salience you want, or "
                          "generate a response first.", field="target")
+    check_text(target, "target")
     chat = model.default_chat_template if chat_template is None else chat_template
     input_ids, _ = encode_prompt(model, prompt, chat)
     return build_sequence(model, input_ids, model.tokenizer.encode(target))

@@ -175,9 +175,7 @@ def test_unknown_model_path_or_kaggle_without_credentials_loads_nothing(
     assert set(registry._models) == before
 
 
-# ---- known bugs in lib/cli.py / the tokenizer (see the hostile-input report) ---------------
-@pytest.mark.xfail(strict=True, reason="lib/cli.py _unescape: a bad backslash escape raises "
-                   "UnicodeDecodeError (traceback, status 1) instead of status 2")
+# ---- once bugs in lib/cli.py / the tokenizer, now fixed -------------------------------------
 @pytest.mark.parametrize("args", [
     ["generate", "--model", "tiny", "--prompt", "x", "--stop", "\\x"],
     ["salience", "--model", "tiny", "--prompt", "x", "--target", "abc", "--segment-text", "\\N"],
@@ -186,8 +184,6 @@ def test_bad_backslash_escape_is_status_2(capsys, args):
     assert "escape" in one_line_error(capsys, *args).lower()
 
 
-@pytest.mark.xfail(strict=True, reason="a lone surrogate (a non-UTF-8 byte on the command "
-                   "line) reaches SentencePiece and raises RuntimeError (status 1, traceback)")
 @pytest.mark.parametrize("args", [
     ["generate", "--model", "tiny", "--prompt", "caf\udce9"],
     ["salience", "--model", "tiny", "--prompt", "x", "--target", "caf\udce9"],
@@ -196,8 +192,6 @@ def test_non_utf8_argument_is_status_2(capsys, args):
     one_line_error(capsys, *args)
 
 
-@pytest.mark.xfail(strict=True, reason="lib/cli.py prints --input/--output paths raw: a "
-                   "newline in the path splits the error over two lines")
 def test_error_naming_a_path_stays_on_one_line(capsys, tmp_path):
     one_line_error(capsys, "batch", "--model", "tiny", "--input", str(tmp_path / "no\nfile"),
                    "--output", str(tmp_path / "o.jsonl"))
