@@ -54,8 +54,8 @@ def _model_status() -> None:
         if s["state"] == "ready" and model is not None:
             st.markdown(f"**{model.name}**")
             st.caption(f"Ready · spec `{model.spec}` · weights `{str(model.fingerprint)[:12]}`")
-            if loading:  # it just finished: redraw the page so buttons know
-                st.rerun(scope="app")
+            # No st.rerun here: a timer-driven full rerun could interrupt a reviewer's click.
+            # The page's own banner fragment updates itself; buttons wait for the model anyway.
         elif s["state"] == "error":
             st.error(s["error"])
         else:

@@ -105,13 +105,23 @@ def wait_for(future: Future, svc: ModelService, label: str,
 
 
 def model_banner(svc: ModelService) -> None:
-    """One line about the server's model; pages keep working while it loads."""
-    s = svc.status()
-    if s["state"] == "error":
-        st.error(f"The model could not be loaded: {s['error']}")
-    elif s["state"] in ("loading", "idle"):
-        st.info(f"The model is loading ({s['progress']:.0%}: {s['message']}). You can edit "
-                "prompts and open saved runs meanwhile; Generate waits for it.")
+    """One line about the server's model; pages keep working while it loads.
+
+    While loading, only this fragment refreshes itself (every second); it never reruns the whole
+    page, so a timer can never interrupt what a reviewer is typing or clicking.
+    """
+    loading = svc.status()["state"] in ("loading", "idle")
+
+    @st.fragment(run_every=1.0 if loading else None)
+    def banner() -> None:
+        s = svc.status()
+        if s["state"] == "error":
+            st.error(f"The model could not be loaded: {s['error']}")
+        elif s["state"] in ("loading", "idle"):
+            st.info(f"The model is loading ({s['progress']:.0%}: {s['message']}). You can edit "
+                    "prompts and open saved runs meanwhile; Generate waits for it.")
+
+    banner()
 
 
 def share_url(run_id: str) -> str:

@@ -113,6 +113,11 @@ def _apply_url(errors: list[str]) -> None:
     from lib.segments import GRANULARITIES
 
     snap = _url_snapshot()
+    if st.session_state.pop("cmp_interacted", False):
+        # The reviewer's own click or choice wins over a URL that may not show it yet (see
+        # lib.ui.debug._apply_url); back/forward rerun without an interaction.
+        st.session_state["cmp_url_last"] = snap
+        return
     if st.session_state.get("cmp_url_last") == snap:
         return
     if snap["run"]:
@@ -138,6 +143,10 @@ def _apply_url(errors: list[str]) -> None:
             errors.append(str(e))
             st.session_state["cmp_sel"] = None
     st.session_state["cmp_url_last"] = snap
+
+
+def _interacted() -> None:
+    st.session_state["cmp_interacted"] = True
 
 
 def _write_url() -> None:
@@ -308,15 +317,14 @@ def _results(views: list[View]) -> None:
     st.session_state.setdefault("cmp_g", "lines")
     st.session_state.setdefault("cmp_m", "grad_l2")
     st.session_state.setdefault("cmp_shared", True)
-    st.session_state.setdefault("cmp_intensity", 1.0)
     c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.4, 1.2, 1.4])
-    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g",
+    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g", on_change=_interacted,
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
     if g == "regex":
         st.session_state.setdefault("cmp_pattern", r"\S+")
         pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern")
-    method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True,
+    method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True, on_change=_interacted,
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
     names = [n for n, p in PALETTES.items() if p.diverging == signed] or list(PALETTES)
@@ -325,7 +333,7 @@ def _results(views: list[View]) -> None:
                                            if default_palette(signed) in names else names[0])
     palette = c3.selectbox("Palette (colour-blind safe)", names, key="cmp_palette",
                            format_func=lambda n: PALETTES[n].label)
-    intensity = c4.slider("Intensity", 0.2, 3.0, step=0.1, key="cmp_intensity")
+    intensity = c4.slider("Intensity", 0.2, 3.0, value=1.0, step=0.1, key="cmp_intensity")
     shared = c5.toggle("One shared colour scale", key="cmp_shared",
                        help="On: the same colour means the same score in every column. Off: "
                             "each column is scaled to its own largest score.")
@@ -380,6 +388,7 @@ def _results(views: list[View]) -> None:
             st.markdown(f"**Variant {j + 1}** · {v.template_id or 'prompt'}")
 
             def on_click(index: int, shift: bool, j: int = j) -> None:
+                _interacted()
                 cur = st.session_state.get("cmp_sel")
                 mine = (cur[1], cur[2]) if cur is not None and cur[0] == j else None
                 new, anchor = next_selection(mine, index, shift,
@@ -449,7 +458,7 @@ def render_compare_page() -> None:
         stop = st.text_input(r"Stop text (\n = new line; separate several with |)",
                              key="cmp_stop")
     settings = GenerationSettings(max_new_tokens=int(max_new), stop=common.decode_stop(stop))
-    if st.button("Generate all", type="primary", key="cmp_generate"):
+    if st.button("Generate all", type="primary", key="cmp_generate", on_click=_interacted):
         try:
             _generate_all(items, settings)
         except StudioError as e:

@@ -57,6 +57,13 @@ def _url_snapshot() -> dict[str, str | None]:
 def _apply_url(errors: list[str]) -> None:
     """On first load (or when the URL changed outside the page) adopt g, m, sel and run."""
     snap = _url_snapshot()
+    if st.session_state.pop("dbg_interacted", False):
+        # This rerun comes from the reviewer's own click or choice. The browser's URL may still
+        # show the view before it (the previous run's URL update can arrive later than the
+        # click), so the click wins; the URL is rewritten at the end of this run. Back/forward
+        # and pasted links rerun without an interaction and are adopted below.
+        st.session_state["dbg_url_last"] = snap
+        return
     if st.session_state.get("dbg_url_last") == snap:
         return
     from lib.segments import GRANULARITIES
@@ -84,6 +91,11 @@ def _apply_url(errors: list[str]) -> None:
             errors.append(str(e))
             st.session_state["dbg_sel"] = None
     st.session_state["dbg_url_last"] = snap
+
+
+def _interacted() -> None:
+    """Widget callback: this rerun is the reviewer's own action (see `_apply_url`)."""
+    st.session_state["dbg_interacted"] = True
 
 
 def _write_url(view: View | None) -> None:
@@ -397,17 +409,18 @@ def _analysis(view: View) -> None:
     st.session_state.setdefault("dbg_g", "words")
     st.session_state.setdefault("dbg_m", "grad_l2")
     c1, c2, c3 = st.columns([1.2, 1.2, 1])
-    g = c1.selectbox("Segments", list(GRANULARITIES), key="dbg_g",
+    g = c1.selectbox("Segments", list(GRANULARITIES), key="dbg_g", on_change=_interacted,
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
     if g == "regex":
         st.session_state.setdefault("dbg_pattern", r"\S+")
         pattern = c1.text_input("Pattern (each match is a segment)", key="dbg_pattern")
-    method = c2.radio("Method", list(meths), key="dbg_m", horizontal=True,
+    method = c2.radio("Method", list(meths), key="dbg_m", horizontal=True, on_change=_interacted,
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
-    st.session_state.setdefault("dbg_intensity", 1.0)
-    intensity = c3.slider("Intensity", 0.2, 3.0, step=0.1, key="dbg_intensity")
+    # An explicit default (not the slider's minimum): if the browser ever re-creates the widget
+    # it falls back to 1.0, the value every other part of the page assumes.
+    intensity = c3.slider("Intensity", 0.2, 3.0, value=1.0, step=0.1, key="dbg_intensity")
     names = [n for n, p in PALETTES.items() if p.diverging == signed]
     names = names or list(PALETTES)
     pal_key = "dbg_palette_s" if signed else "dbg_palette_u"
@@ -434,6 +447,7 @@ def _analysis(view: View) -> None:
         sel = st.session_state["dbg_sel"] = None
 
     def on_click(index: int, shift: bool) -> None:
+        _interacted()
         new, anchor = next_selection(st.session_state.get("dbg_sel"), index, shift,
                                      st.session_state.get("dbg_anchor"))
         st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = new, anchor
@@ -658,7 +672,8 @@ def _input_column() -> None:
         target_text = inputs["row_target"]
         st.code(target_text, language=None, wrap_lines=True)
 
-    if st.button("Generate", type="primary", key="dbg_generate") and settings is not None:
+    if (st.button("Generate", type="primary", key="dbg_generate", on_click=_interacted)
+            and settings is not None):
         try:
             _generate(inputs, settings, target_mode, target_text)
         except StudioError as e:

@@ -94,7 +94,12 @@ def remember_owner() -> None:
     anon = st.session_state.get(_STATE)
     if not anon or _request_cookies().get(COOKIE) == anon:
         return
-    # The cookie the server saw is missing or stale: (re)write it. Mounted with a fixed key so
-    # reruns update one element instead of stacking new ones.
+    # The cookie the server saw is missing or stale: (re)write it. Only in the first two runs
+    # of the session (a second in case the first was interrupted): an extra element in every
+    # run would only add work to each rerun.
+    runs = st.session_state.get("studio_cookie_runs", 0)
+    if runs >= 2:
+        return
+    st.session_state["studio_cookie_runs"] = runs + 1
     _cookie_setter(key="studio_owner_cookie",
                    data={"name": COOKIE, "value": anon, "maxAge": COOKIE_MAX_AGE_S})
