@@ -123,6 +123,14 @@ def _shown_run_ids(page) -> set[str]:  # noqa: ANN001
     return set(_RUN_ID.findall(shown))
 
 
+def _text_or_empty(page) -> str:  # noqa: ANN001
+    """The app's text, or "" while a slow server has not drawn it yet."""
+    try:
+        return page.locator("[data-testid='stApp']").inner_text(timeout=5_000)
+    except Exception:  # noqa: BLE001 - still loading: poll again
+        return ""
+
+
 def _seed_run(data_dir: Path) -> str:
     """A real Debug record (from the schema fixture) to open, so sharing needs no generation."""
     rows = json.loads((REPO / "tests/fixtures/runs-schema-v1.expected.json").read_text())
@@ -146,7 +154,12 @@ def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.browser import pageops as ops
-    from tests.browser.harness import AppServer, block_outside_hosts, launch_browser
+    from tests.browser.harness import (
+        ARTIFACTS,
+        AppServer,
+        block_outside_hosts,
+        launch_browser,
+    )
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -174,8 +187,16 @@ def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
                 pages = [context.new_page() for _ in range(tabs)]
                 for page in pages:  # the tabs load side by side
                     page.goto(f"{server.url}/?run={seed}", wait_until="commit")
-                for button in share_buttons(pages):
-                    button.wait_for(timeout=120_000)
+                for n, (page, button) in enumerate(zip(pages, share_buttons(pages), strict=True)):
+                    try:
+                        button.wait_for(timeout=120_000)
+                    except PlaywrightError as e:
+                        ARTIFACTS.mkdir(exist_ok=True)
+                        page.screenshot(path=str(ARTIFACTS / f"FAILED-crash-start{it}-tab{n}.png"))
+                        raise AssertionError(
+                            f"start {it}, tab {n}: no Share button on the restored run; page: "
+                            f"{ops.app_text(page)[:1500]!r}\nserver log:\n{server.log_tail()}"
+                        ) from e
                 if it == iterations:
                     break  # the last start is checked below
                 # Press Share in every tab and wait for each new id (a click during a rerun would
@@ -191,8 +212,13 @@ def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
                     for page in pages:
                         ops.assert_no_traceback(page)
                 for button in share_buttons(pages):
-                    button.click(no_wait_after=True)
-                time.sleep(rng.uniform(0.0, 0.4))
+                    # From JS, so nothing waits on the page; a tab still redrawing after its
+                    # last share may have no button at this instant: the kill comes anyway.
+                    try:
+                        button.evaluate("b => b.click()", timeout=5_000)
+                    except PlaywrightError:
+                        pass
+                pages[0].wait_for_timeout(rng.uniform(0.0, 400.0))  # keeps Playwright running
                 assert server.proc is not None
                 _kill_group(server.proc)
                 for page in pages:  # what the page showed before the kill was acknowledged
@@ -202,11 +228,14 @@ def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
                 except PlaywrightError:
                     pass
             # The restarted server opens acknowledged runs (no model needed to show them).
+            for page in pages:
+                page.close()
+            page = context.new_page()
             for run_id in sorted(acked)[:3]:
-                page = context.new_page()
-                ops.open_app(page, servers[-1].url, params=f"run={run_id}")
-                ops.poll(lambda p=page: ops.app_text(p), lambda t, r=run_id: f"Saved run {r}" in t,
-                         f"run {run_id} to open after the crashes")
+                page.goto(f"{servers[-1].url}/?run={run_id}", wait_until="commit",
+                          timeout=120_000)
+                ops.poll(lambda: _text_or_empty(page), lambda t, r=run_id: f"Saved run {r}" in t,
+                         f"run {run_id} to open after the crashes", timeout_s=120)
                 ops.assert_no_traceback(page)
             context.close()
         finally:
