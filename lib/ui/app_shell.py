@@ -54,8 +54,11 @@ def _model_status() -> None:
         if s["state"] == "ready" and model is not None:
             st.markdown(f"**{model.name}**")
             st.caption(f"Ready · spec `{model.spec}` · weights `{str(model.fingerprint)[:12]}`")
-            # No st.rerun here: a timer-driven full rerun could interrupt a reviewer's click.
-            # The page's own banner fragment updates itself; buttons wait for the model anyway.
+            if loading:
+                # Loading just finished. One full rerun re-registers this fragment (and the
+                # page's banner) without `run_every`: a timer left ticking would rerun the
+                # fragment with the browser's older query string and undo URL updates.
+                st.rerun(scope="app")
         elif s["state"] == "error":
             st.error(s["error"])
         else:

@@ -1,13 +1,11 @@
 """Who owns saved runs: a cookie (never the URL) for anonymous browsers, the identity if signed in.
 
 The AppTest tests stand in for the browser's cookie by patching `_request_cookies` (AppTest cannot
-send cookies); the browser test checks the real round trip: the snippet writes the cookie, a
-reload sends it back, and the URL never carries the id.
+send cookies); tests/app/test_app_browser.py checks the real round trip in Chromium.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -95,59 +93,3 @@ def test_no_pages_directory_for_streamlit_to_auto_detect():
     root = Path(__file__).resolve().parents[2]
     assert not (root / "pages").exists()
     assert (root / "app_pages" / "debug.py").exists()
-
-
-@pytest.mark.browser
-def test_real_browser_keeps_owner_in_cookie_not_url(tmp_path: Path):
-    """Open the app: a cookie appears, the URL has no id; a run saved for that id is listed after
-    a reload; another browser context (a colleague) does not see it."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import AppServer, block_outside_hosts, launch_browser
-
-    server = AppServer(env={"STUDIO_MODEL": "tiny"}, data_dir=tmp_path).start()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_browser(pw)
-            ctx = browser.new_context()
-            blocked: list[str] = []
-            block_outside_hosts(ctx, blocked)
-            page = ctx.new_page()
-            page.goto(f"{server.url}/runs?owner=" + "v" * 24)
-            page.locator("[data-testid='stApp']").wait_for()
-            deadline = time.monotonic() + 60
-            cookie = None
-            while cookie is None and time.monotonic() < deadline:
-                cookie = next((c for c in ctx.cookies() if c["name"] == "studio_owner"), None)
-                time.sleep(0.25)
-            assert cookie is not None, "the app did not set its owner cookie"
-            # A fresh server opened on a sub-page still shows st.navigation's titles, not
-            # Streamlit's auto-detected file names.
-            nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-            assert "Saved runs" in nav and "app" not in nav.split(), nav
-            oid = cookie["value"]
-            assert oid != "v" * 24 and owner_mod.is_valid_anonymous_id(oid)
-            assert cookie["sameSite"] == "Strict"
-            while "owner=" in page.url and time.monotonic() < deadline:
-                time.sleep(0.25)
-            assert "owner=" not in page.url and oid not in page.url
-
-            from lib.runs import RunStore
-
-            RunStore(tmp_path / "runs.sqlite3").save({"model": {"name": "tiny"}}, owner="anon:" + oid,
-                              title="Saved from this browser")
-            page.reload()
-            page.get_by_text("Saved from this browser").first.wait_for(timeout=60_000)
-            assert oid not in page.url
-
-            other = browser.new_context()
-            block_outside_hosts(other, blocked)
-            op = other.new_page()
-            op.goto(f"{server.url}/runs")
-            op.get_by_text("You have not shared or saved any runs").wait_for(timeout=60_000)
-            assert "Saved from this browser" not in op.locator(
-                "[data-testid='stApp']").inner_text()
-            assert not blocked, blocked
-            browser.close()
-    finally:
-        server.stop()
