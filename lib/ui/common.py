@@ -154,3 +154,16 @@ def limits() -> dict[str, int]:
         out["max_prompt_tokens"] = int(model.max_prompt_tokens)
         out["max_salience_tokens"] = int(model.max_salience_tokens)
     return out
+
+
+def md_literal(text: str) -> str:
+    """Untrusted text shown inside st.error/st.info (which render Markdown) as literal text."""
+    out = []
+    for ch in text:
+        if ch in "\\`*_{}[]()#+-.!|<>~$:":
+            out.append("\\" + ch)
+        elif ch in "\r\n":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -128,13 +128,13 @@ def _apply_url(errors: list[str]) -> None:
         if snap["g"] in GRANULARITIES:
             st.session_state["cmp_g"] = snap["g"]
         else:
-            errors.append(f"The link's granularity 'g={snap['g'][:30]}' is unknown; use one of "
+            errors.append(f"The link's granularity 'g={common.md_literal(snap['g'][:30])}' is unknown; use one of "
                           f"{', '.join(GRANULARITIES)}.")
     if snap["m"]:
         if snap["m"] in common.methods():
             st.session_state["cmp_m"] = snap["m"]
         else:
-            errors.append(f"The link's method 'm={snap['m'][:30]}' is unknown; use one of "
+            errors.append(f"The link's method 'm={common.md_literal(snap['m'][:30])}' is unknown; use one of "
                           f"{', '.join(common.methods())}.")
     if snap["sel"] is not None:
         try:

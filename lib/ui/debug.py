@@ -75,14 +75,14 @@ def _apply_url(errors: list[str]) -> None:
         if g in GRANULARITIES:
             st.session_state["dbg_g"] = g
         else:
-            errors.append(f"The link's granularity 'g={g[:30]}' is unknown; use one of "
+            errors.append(f"The link's granularity 'g={common.md_literal(g[:30])}' is unknown; use one of "
                           f"{', '.join(GRANULARITIES)}. Showing {st.session_state.get('dbg_g', 'words')}.")
     m = snap["m"]
     if m:
         if m in common.methods():
             st.session_state["dbg_m"] = m
         else:
-            errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
+            errors.append(f"The link's method 'm={common.md_literal(m[:30])}' is unknown; use one of "
                           f"{', '.join(common.methods())}.")
     if snap["sel"] is not None:
         try:
