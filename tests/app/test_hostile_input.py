@@ -198,9 +198,6 @@ def test_model_or_path_in_the_url_is_ignored_and_loads_nothing(params):
     assert set(registry._models) == before
 
 
-@pytest.mark.xfail(strict=True, reason="lib/ui/debug.py puts the URL's g=/m= value into "
-                   "st.error, which renders Markdown: a link in the URL becomes a clickable "
-                   "link inside the app's own error box")
 @pytest.mark.parametrize("params", [{"g": "[Sign in](https://ev.il/x)"},
                                     {"m": "[Sign in](https://ev.il/x)"}])
 def test_url_value_in_an_error_is_not_markdown(params):
