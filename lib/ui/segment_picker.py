@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from lib.records import Segment
+from lib.text_safety import js_char_class
 
 _CSS = """
 .seg-root { font-family: var(--st-font, sans-serif); line-height: 1.9; white-space: pre-wrap;
@@ -29,8 +30,10 @@ _CSS = """
 """
 
 # Invisible and reordering characters are shown as a visible marker, built with textContent.
+# The character class comes from lib.text_safety so the browser marks exactly what the server
+# marks (the `u` flag makes `\u{...}` and astral ranges such as tag characters work).
 _JS = r"""
-const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
+const HIDDEN = /__HIDDEN_CLASS__/gu;
 function appendText(el, text) {
   let last = 0;
   for (const m of text.matchAll(HIDDEN)) {
@@ -87,7 +90,7 @@ export default function (component) {
     root.appendChild(el);
   }
 }
-"""
+""".replace("__HIDDEN_CLASS__", js_char_class())
 
 _component = st.components.v2.component("salience_studio.segment_picker", css=_CSS, js=_JS)
 

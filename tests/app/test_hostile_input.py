@@ -226,9 +226,6 @@ def test_picker_marks_the_basic_invisible_characters():
     assert [ch for ch in INVISIBLE if not picker.fullmatch(ch)] == []
 
 
-@pytest.mark.xfail(strict=True, reason="lib/ui/segment_picker.py's JS HIDDEN class misses "
-                   "characters lib.text_safety marks (U+061C, U+00AD, U+2028, U+2064, tag "
-                   "characters, Cf and fillers); use text_safety.js_char_class()")
 def test_picker_marks_everything_the_overlay_marks():
     from lib.text_safety import is_invisible
 
