@@ -19,7 +19,8 @@ SLIDING_WINDOW = 8
 _FAMILY_NAMES = {"gemma": "Gemma 1", "gemma2": "Gemma 2", "gemma3": "Gemma 3"}
 
 
-def tiny_backbone(family: str = "gemma3", *, seed: int = TINY_SEED, dtype: str = "float32"):
+def tiny_backbone(family: str = "gemma3", *, seed: int = TINY_SEED, dtype: str = "float32",
+                  sliding_window: int = SLIDING_WINDOW):
     """A freshly initialised tiny backbone; the same seed gives the same weights."""
     import keras_hub
 
@@ -44,7 +45,7 @@ def tiny_backbone(family: str = "gemma3", *, seed: int = TINY_SEED, dtype: str =
             final_logit_soft_cap=2.0,
             attention_logit_soft_cap=3.0,
             use_sliding_window_attention=True,
-            sliding_window_size=SLIDING_WINDOW,
+            sliding_window_size=sliding_window,
             **common,
         )
     elif family == "gemma3":
@@ -56,7 +57,7 @@ def tiny_backbone(family: str = "gemma3", *, seed: int = TINY_SEED, dtype: str =
             use_post_ffw_norm=True,
             use_post_attention_norm=True,
             use_sliding_window_attention=True,
-            sliding_window_size=SLIDING_WINDOW,
+            sliding_window_size=sliding_window,
             **common,
         )
     else:
