@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from lib.salience.fused_ce import token_nll
+
 
 def enable_compilation_cache() -> None:
     """Keep compiled functions on disk (under the model cache) so a restarted server or a new
@@ -91,6 +93,9 @@ class ModelFunctions:
         )
         self.hidden_dim = int(backbone.hidden_dim)
         self.is_gemma3 = type(backbone).__name__ == "Gemma3Backbone"
+        layer = backbone.token_embedding
+        self._tied_output = bool(getattr(layer, "tie_weights", False)) and \
+            getattr(layer, "reverse_dtype", None) is None
         self._salience = jax.jit(self._salience_impl, static_argnames=("full_vocab_logits",))
         self._logits_at = jax.jit(self._logits_at_impl)
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
@@ -143,6 +148,11 @@ class ModelFunctions:
         def token_losses(x):
             with self._scope(weights):
                 hidden = self._hidden(x, padding_mask)
+                layer = self.backbone.token_embedding
+                if not full_vocab_logits and self._tied_output:
+                    # One pass over the vocabulary table for loss and gradient (fused_ce.py).
+                    return token_nll(hidden[0, positions - 1], layer.embeddings.value, labels,
+                                     layer.logit_soft_cap)
                 if full_vocab_logits:  # the naive variant, for the benchmark only
                     logits = self._logits(hidden[0])[positions - 1]
                 else:
