@@ -52,17 +52,18 @@ def _model_status() -> None:
         s = svc.status()
         model = s["model"]
         if s["state"] == "ready" and model is not None:
-            st.markdown(f"**{model.name}**")
-            st.caption(f"Ready · spec `{model.spec}` · weights `{str(model.fingerprint)[:12]}`")
+            st.markdown(f"**{common.md_escape(str(model.name))}**")
+            st.caption(f"Ready · spec {common.md_escape(str(model.spec))} · weights "
+                       f"{common.md_escape(str(model.fingerprint)[:12])}")
             if loading:
                 # Loading just finished. One full rerun re-registers this fragment (and the
                 # page's banner) without `run_every`: a timer left ticking would rerun the
                 # fragment with the browser's older query string and undo URL updates.
                 st.rerun(scope="app")
         elif s["state"] == "error":
-            st.error(s["error"])
+            common.show_error(s["error"])
         else:
-            st.caption(f"`{svc.spec}` loading…")
+            st.caption(f"{common.md_escape(str(svc.spec))} loading…")
             st.progress(s["progress"], text=s["message"][:80])
 
     status_box()

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.text_safety import safe_plain
 from lib.worker import ModelService
 
 GRANULARITY_LABELS = {"tokens": "Tokens", "words": "Words", "sentences": "Sentences",
@@ -116,9 +117,9 @@ def model_banner(svc: ModelService) -> None:
     def banner() -> None:
         s = svc.status()
         if s["state"] == "error":
-            st.error(f"The model could not be loaded: {s['error']}")
+            show_error(f"The model could not be loaded: {s['error']}")
         elif s["state"] in ("loading", "idle"):
-            st.info(f"The model is loading ({s['progress']:.0%}: {s['message']}). You can edit "
+            st.info(f"The model is loading ({s['progress']:.0%}: {md_escape(str(s['message']))}). You can edit "
                     "prompts and open saved runs meanwhile; Generate waits for it.")
 
     banner()
@@ -156,14 +157,21 @@ def limits() -> dict[str, int]:
     return out
 
 
-def md_literal(text: str) -> str:
-    """Untrusted text shown inside st.error/st.info (which render Markdown) as literal text."""
+def md_escape(text: str) -> str:
+    """Untrusted text (URL values, titles, model output, error sentences that quote the user)
+    shown in Markdown-rendering calls (st.error, st.caption, st.markdown ...) as literal text:
+    no links, emphasis or HTML, and invisible/bidi characters as visible markers."""
     out = []
-    for ch in text:
-        if ch in "\\`*_{}[]()#+-.!|<>~$:":
+    for ch in safe_plain(text):
+        if ch in "\\`*_{}[]()#+-.!|<>~$:&":
             out.append("\\" + ch)
         elif ch in "\r\n":
             out.append(" ")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def show_error(message: str) -> None:
+    """st.error for a sentence that may quote user, URL or model text."""
+    st.error(md_escape(message))

@@ -128,13 +128,13 @@ def _apply_url(errors: list[str]) -> None:
         if snap["g"] in GRANULARITIES:
             st.session_state["cmp_g"] = snap["g"]
         else:
-            errors.append(f"The link's granularity 'g={common.md_literal(snap['g'][:30])}' is unknown; use one of "
+            errors.append(f"The link's granularity 'g={snap['g'][:30]}' is unknown; use one of "
                           f"{', '.join(GRANULARITIES)}.")
     if snap["m"]:
         if snap["m"] in common.methods():
             st.session_state["cmp_m"] = snap["m"]
         else:
-            errors.append(f"The link's method 'm={common.md_literal(snap['m'][:30])}' is unknown; use one of "
+            errors.append(f"The link's method 'm={snap['m'][:30]}' is unknown; use one of "
                           f"{', '.join(common.methods())}.")
     if snap["sel"] is not None:
         try:
@@ -349,7 +349,7 @@ def _results(views: list[View]) -> None:
     try:
         segs = [segment_sequence(v.seq, g, pattern) for v in views]
     except InputError as e:
-        st.error(str(e))
+        common.show_error(str(e))
         return
     outs = [[s for s in ss if not s.in_prompt] for ss in segs]
     # Selection = (column, first, last segment index); other columns follow via matching.
@@ -385,7 +385,7 @@ def _results(views: list[View]) -> None:
     cols = st.columns(len(views), gap="medium")
     for j, v in enumerate(views):
         with cols[j]:
-            st.markdown(f"**Variant {j + 1}** · {v.template_id or 'prompt'}")
+            st.markdown(f"**Variant {j + 1}** · {common.md_escape(v.template_id or 'prompt')}")
 
             def on_click(index: int, shift: bool, j: int = j) -> None:
                 _interacted()
@@ -443,14 +443,14 @@ def render_compare_page() -> None:
     _apply_url(errors)
     st.title("Compare prompt variants")
     for err in errors:
-        st.error(err)
+        common.show_error(err)
     common.model_banner(get_service())
     st.session_state.setdefault("cmp_n", 3)
     n = st.radio("Variants", [2, 3], key="cmp_n", horizontal=True)
     items = _variant_inputs(n)
     for it in items:
         if it["error"]:
-            st.error(it["error"])
+            common.show_error(it["error"])
     st.session_state.setdefault("cmp_max_new", 32)
     st.session_state.setdefault("cmp_stop", "\\n\\n")
     with st.expander("Generation settings (greedy, shared by all variants)"):
@@ -462,7 +462,7 @@ def render_compare_page() -> None:
         try:
             _generate_all(items, settings)
         except StudioError as e:
-            st.error(str(e))
+            common.show_error(str(e))
     views = st.session_state.get("cmp_views")
     if views:
         _results(views)

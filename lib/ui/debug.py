@@ -75,14 +75,14 @@ def _apply_url(errors: list[str]) -> None:
         if g in GRANULARITIES:
             st.session_state["dbg_g"] = g
         else:
-            errors.append(f"The link's granularity 'g={common.md_literal(g[:30])}' is unknown; use one of "
+            errors.append(f"The link's granularity 'g={g[:30]}' is unknown; use one of "
                           f"{', '.join(GRANULARITIES)}. Showing {st.session_state.get('dbg_g', 'words')}.")
     m = snap["m"]
     if m:
         if m in common.methods():
             st.session_state["dbg_m"] = m
         else:
-            errors.append(f"The link's method 'm={common.md_literal(m[:30])}' is unknown; use one of "
+            errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
                           f"{', '.join(common.methods())}.")
     if snap["sel"] is not None:
         try:
@@ -187,7 +187,7 @@ def _template_inputs() -> dict[str, Any]:
     tmpl = get_template(tid)
     if "dbg_template_text" not in st.session_state:
         _reset()
-    st.caption(tmpl.description)
+    st.caption(common.md_escape(tmpl.description))
     text = st.text_area("Template text (use {name} for a variable, {{ and }} for braces)",
                         key="dbg_template_text", height=220)
     out: dict[str, Any] = {"template_id": tid, "template_text": text, "variables": {},
@@ -346,9 +346,10 @@ def _scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...
                     "model has loaded (press R or click the segment again in a moment).")
         return None
     if info["fingerprint"] != view.fingerprint:
-        st.info(f"These scores were not saved with the run, and the server's model "
-                f"({info['name']}) is not the one that produced it ({view.model_name}), so they "
-                "cannot be recomputed here.")
+        st.info(common.md_escape(
+            f"These scores were not saved with the run, and the server's model ({info['name']}) "
+            f"is not the one that produced it ({view.model_name}), so they cannot be recomputed "
+            "here."))
         return None
     from lib import pipeline
 
@@ -435,7 +436,7 @@ def _analysis(view: View) -> None:
     try:
         segments = segment_sequence(view.seq, g, pattern)
     except InputError as e:
-        st.error(str(e))
+        common.show_error(str(e))
         return
     out_segs = [s for s in segments if not s.in_prompt]
     sel = st.session_state.get("dbg_sel")
@@ -457,7 +458,8 @@ def _analysis(view: View) -> None:
     segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=on_click,
                    titles=_segment_titles(view, out_segs))
     if view.target_mode != "response" and st.session_state.get("dbg_response"):
-        st.caption("The model's own response was: " + repr(st.session_state["dbg_response"]))
+        st.caption("The model's own response was: "
+                   + common.md_escape(repr(st.session_state["dbg_response"])))
     if sel is not None:
         _target_details(view, out_segs, sel)
 
@@ -623,7 +625,7 @@ def render_debug_page() -> None:
     _apply_url(errors)
     st.title("Debug a prompt")
     for e in errors:
-        st.error(e)
+        common.show_error(e)
     common.model_banner(get_service())
     # Inputs on the left, the result on the right: a reviewer sees both without scrolling.
     left, right = st.columns([2, 3], gap="large")
@@ -638,7 +640,7 @@ def render_debug_page() -> None:
             caption = f"Model {view.model_name}"
             if view.run_id:
                 caption = f"Saved run {view.run_id} · " + caption
-            st.caption(caption)
+            st.caption(common.md_escape(caption))
             _analysis(view)
     _write_url(view)
 
@@ -652,14 +654,14 @@ def _input_column() -> None:
     else:
         inputs = _raw_inputs()
     if inputs["error"]:
-        st.error(inputs["error"])
+        common.show_error(inputs["error"])
     elif inputs["prompt"] and source != "Raw prompt":
         with st.expander("Prompt preview", expanded=False):
             st.code(inputs["prompt"], language=None, wrap_lines=True)
 
     settings, settings_error = _settings()
     if settings_error:
-        st.error(settings_error)
+        common.show_error(settings_error)
     modes = ["response", "typed"] + (["row"] if inputs.get("row_target") else [])
     if st.session_state.get("dbg_target_mode") not in modes:
         st.session_state["dbg_target_mode"] = "response"
@@ -677,4 +679,4 @@ def _input_column() -> None:
         try:
             _generate(inputs, settings, target_mode, target_text)
         except StudioError as e:
-            st.error(str(e))
+            common.show_error(str(e))

@@ -25,7 +25,9 @@ def guarded(body: Callable[[], None]) -> None:
     try:
         body()
     except StudioError as e:
-        st.error(str(e))
+        from lib.ui.common import show_error
+
+        show_error(str(e))
     except Exception as e:
         if _is_control_flow(e):
             raise

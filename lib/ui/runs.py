@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from lib.ui.common import md_escape
 from lib.ui.owner import owner_id
 
 
@@ -24,8 +25,8 @@ def render_runs_page() -> None:
         page = "compare" if r.kind == "compare" else "debug"
         with st.container(border=True):
             c1, c2 = st.columns([3, 2])
-            c1.markdown(f"**{_md_escape(r.title)}**")
-            c1.caption(f"{r.kind} · model {_md_escape(str(r.model))} · {r.created_at}")
+            c1.markdown(f"**{md_escape(r.title)}**")
+            c1.caption(f"{r.kind} · model {md_escape(str(r.model))} · {r.created_at}")
             try:
                 c1.page_link(f"app_pages/{page}.py", label="Open", query_params={"run": r.id})
             except StreamlitAPIException:  # page run on its own (tests): a plain link
@@ -47,15 +48,3 @@ def render_runs_page() -> None:
                     st.session_state.pop("runs_confirm", None)
                     st.rerun()
 
-
-def _md_escape(text: str) -> str:
-    """Titles are user text: show them literally, never as Markdown or HTML."""
-    out = []
-    for ch in text:
-        if ch in "\\`*_{}[]()#+-.!|<>~$:":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,15 @@ def make_app(page: str = "app.py"):
     return AppTest.from_file(str(ROOT / page), default_timeout=180)
 
 
-def errors(at) -> list[str]:
+def raw_errors(at) -> list[str]:
+    """Error boxes as Markdown source (what the browser's Markdown renderer gets)."""
     return [e.value for e in at.error]
+
+
+def errors(at) -> list[str]:
+    """Error boxes as a reviewer reads them: the app backslash-escapes quoted text so Markdown
+    shows it literally (lib.ui.common.md_escape); undo only those escapes."""
+    return [re.sub(r"\\([\\`*_{}\[\]()#+\-.!|<>~$:&])", r"\1", e) for e in raw_errors(at)]
 
 
 def no_crash(at) -> None:
