@@ -5,6 +5,7 @@ in a background thread (so pages render while it loads), and every model job run
 thread taken from a priority queue. Clicks and generation (priority 0) always go before
 prefetching (priority 1); within a priority, jobs run first-come first-served, which keeps the
 queue fair across sessions. No Streamlit here: `lib/ui/model_service.py` caches one service.
+Scores are cached by the engine (`lib.pipeline`, every method at once), not here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import itertools
 import logging
 import threading
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +47,7 @@ class ModelService:
     in tests). Loading starts with `start()`; any number of sessions may read `status()`.
     """
 
-    def __init__(self, spec: str | None, loader: Loader, *, cache_size: int = 4096) -> None:
+    def __init__(self, spec: str | None, loader: Loader) -> None:
         self.spec = spec
         self._loader = loader
         self._lock = threading.Lock()
@@ -61,8 +61,6 @@ class ModelService:
         self._progress = 0.0
         self._message = "Not started."
         self._error: str | None = None
-        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
-        self._cache_size = cache_size
         self._loaded = threading.Event()
 
     # ---- model loading -------------------------------------------------------------------
@@ -198,78 +196,62 @@ class ModelService:
                 with self._lock:
                     self._running = None
 
-    # ---- salience cache ------------------------------------------------------------------
-    def cache_get(self, key: Hashable) -> Any | None:
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        return None
 
-    def cache_put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._cache[key] = value
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+Lookup = Callable[[Any, Any, Sequence[int], str], Any]
 
 
-def salience_key(fingerprint: str, token_ids: Sequence[int], targets: Sequence[int],
-                 method: str) -> tuple:
-    """Cache key: the same weights, tokens, target positions and method give the same scores."""
-    return (fingerprint, tuple(int(i) for i in token_ids), tuple(sorted(int(t) for t in targets)),
-            method)
+def cached_lookup(model: Any, seq: Any, targets: Sequence[int], method: str) -> Any | None:
+    """The engine's cached scores (a `Salience`) or None; never computes."""
+    from lib import pipeline  # imported late: pages must render while JAX loads
+
+    return pipeline.cached_salience(model, seq, targets, method)
 
 
-def request_salience(service: ModelService, fingerprint: str, seq: Any,
-                     targets: Sequence[int], method: str, compute: Callable[..., Any], *,
-                     owner: str | None = None) -> Future:
-    """A user's salience request at priority 0; done at once when cached.
+def request_salience(service: ModelService, seq: Any, targets: Sequence[int], method: str,
+                     compute: Callable[..., Any], *, owner: str | None = None,
+                     lookup: Lookup = cached_lookup) -> Future:
+    """A user's salience request at priority 0; done at once when the engine has the scores.
 
-    `compute(model, seq, targets, method)` returns the scores (a `Salience`).
+    `compute(model, seq, targets, method)` returns the scores (a `Salience`) and is expected to
+    fill the cache `lookup(model, seq, targets, method)` reads (the engine's does).
     """
-    key = salience_key(fingerprint, seq.ids, targets, method)
-    hit = service.cache_get(key)
+    model = service.model
+    hit = lookup(model, seq, targets, method) if model is not None else None
     if hit is not None:
         fut: Future = Future()
         fut.set_result(hit)
         return fut
 
     def job(model: Any) -> Any:
-        cached = service.cache_get(key)  # a prefetch may have filled it meanwhile
+        cached = lookup(model, seq, targets, method)  # a prefetch may have filled it meanwhile
         if cached is not None:
             return cached
-        result = compute(model, seq, list(targets), method)
-        service.cache_put(key, result)
-        return result
+        return compute(model, seq, list(targets), method)
 
     return service.submit(job, priority=PRIORITY_USER, owner=owner)
 
 
-def prefetch_salience(service: ModelService, fingerprint: str, seq: Any,
-                      targets: Sequence[Sequence[int]], method: str,
-                      compute_batch: Callable[..., list], *, owner: str,
-                      batch_size: int = 4) -> list[Future]:
+def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequence[int]],
+                      method: str, compute_batch: Callable[..., list], *, owner: str,
+                      batch_size: int = 4, lookup: Lookup = cached_lookup) -> list[Future]:
     """Queue prefetch jobs (priority 1) for every target not cached yet, a few per job.
 
     Small batches let a click overtake prefetching between batches; each job re-checks the
     cache when it runs, so nothing is computed twice.
     """
     service.cancel_prefetch(owner)
+    model = service.model
     todo = [list(t) for t in targets
-            if t and service.cache_get(salience_key(fingerprint, seq.ids, t, method)) is None]
+            if t and (model is None or lookup(model, seq, t, method) is None)]
     futures = []
     for i in range(0, len(todo), batch_size):
         chunk = todo[i:i + batch_size]
 
         def job(model: Any, chunk: list = chunk) -> int:
-            missing = [t for t in chunk
-                       if service.cache_get(salience_key(fingerprint, seq.ids, t, method)) is None]
+            missing = [t for t in chunk if lookup(model, seq, t, method) is None]
             if not missing:
                 return 0
-            results = compute_batch(model, seq, missing, method)
-            for t, r in zip(missing, results, strict=True):
-                service.cache_put(salience_key(fingerprint, seq.ids, t, method), r)
+            compute_batch(model, seq, missing, method)
             return len(missing)
 
         futures.append(service.submit(job, priority=PRIORITY_PREFETCH, owner=owner))

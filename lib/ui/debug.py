@@ -353,7 +353,7 @@ def _scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...
         return None
     from lib import pipeline
 
-    fut = request_salience(svc, view.fingerprint, view.seq, targets, method,
+    fut = request_salience(svc, view.seq, targets, method,
                            lambda m, seq, t, meth: pipeline.salience(m, seq, t, meth),
                            owner=owner_id())
     sal = common.wait_for(fut, svc, "Computing salience for the selected segment")
@@ -373,23 +373,25 @@ def _prefetch(view: View, out_segs: list[Segment], g: str, method: str,
     from lib import pipeline
 
     targets = [list(s.token_indices) for s in out_segs if s.token_indices]
-    prefetch_salience(svc, view.fingerprint, view.seq, targets, method,
+    prefetch_salience(svc, view.seq, targets, method,
                       lambda m, seq, ts, meth: pipeline.salience_batch(m, seq, ts, meth),
                       owner=owner_id())
 
 
 def _collect_scores(view: View, out_segs: list[Segment]) -> dict:
     """Scores for the current view plus whatever prefetching has finished, for sharing."""
-    from lib.worker import salience_key
+    from lib import pipeline
 
-    svc = get_service()
+    model = get_service().model
     extra: dict = {}
+    if model is None or model.fingerprint != view.fingerprint:
+        return extra
     for method in common.methods():
         for s in out_segs:
             t = sorted(s.token_indices)
             if not t or view.score_for(method, t) is not None:
                 continue
-            hit = svc.cache_get(salience_key(view.fingerprint, view.seq.ids, t, method))
+            hit = pipeline.cached_salience(model, view.seq, t, method)
             if hit is not None:
                 extra[(method, tuple(t))] = tuple(float(x) for x in hit.scores)
     return extra

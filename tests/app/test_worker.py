@@ -1,4 +1,4 @@
-"""ModelService with fake loaders and jobs: no model, no Streamlit."""
+"""ModelService with fake loaders and jobs (one test on the tiny model); no Streamlit."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from lib.worker import (
     ModelService,
     prefetch_salience,
     request_salience,
-    salience_key,
 )
 
 
@@ -119,38 +118,83 @@ class FakeSeq:
         self.ids = ids
 
 
-def test_salience_cache_makes_repeats_instant_and_prefetch_fills_it():
+class FakeEngine:
+    """Stands in for lib.pipeline: computing fills its cache (every method at once, as the
+    engine does); `lookup` only reads it."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple, dict[str, list[float]]] = {}
+        self.calls: list[tuple] = []
+
+    def _fill(self, model, seq, t):
+        key = (model, tuple(seq.ids), tuple(sorted(t)))
+        self.cache[key] = {"grad_l2": [float(sum(t))], "grad_dot_input": [-float(sum(t))]}
+        return key
+
+    def compute(self, model, seq, targets, method):
+        self.calls.append(("one", tuple(targets), method))
+        return self.cache[self._fill(model, seq, targets)][method]
+
+    def compute_batch(self, model, seq, targets, method):
+        self.calls.append(("batch", tuple(tuple(t) for t in targets), method))
+        return [self.cache[self._fill(model, seq, t)][method] for t in targets]
+
+    def lookup(self, model, seq, targets, method):
+        hit = self.cache.get((model, tuple(seq.ids), tuple(sorted(targets))))
+        return None if hit is None else hit[method]
+
+
+def test_salience_hits_come_from_the_engine_cache_and_prefetch_fills_it():
     gate = Gate()
     gate.release.set()
     svc = ModelService("fake", gate)
-    calls: list[tuple] = []
-
-    def compute(model, seq, targets, method):
-        calls.append(("one", tuple(targets), method))
-        return [float(sum(targets))]
-
-    def compute_batch(model, seq, targets, method):
-        calls.append(("batch", tuple(tuple(t) for t in targets), method))
-        return [[float(sum(t))] for t in targets]
-
+    svc.wait_loaded(5)
+    eng = FakeEngine()
     seq = FakeSeq([2, 5, 7, 9])
-    first = request_salience(svc, "fp", seq, [2, 3], "grad_l2", compute, owner="a")
+    first = request_salience(svc, seq, [2, 3], "grad_l2", eng.compute, owner="a",
+                             lookup=eng.lookup)
     assert first.result(5) == [5.0]
-    again = request_salience(svc, "fp", seq, [3, 2], "grad_l2", compute, owner="a")
+    again = request_salience(svc, seq, [3, 2], "grad_l2", eng.compute, owner="a",
+                             lookup=eng.lookup)
     assert again.done() and again.result() == [5.0]  # order of targets does not matter
-    assert len(calls) == 1
-    # Another method or other weights are other keys.
-    assert salience_key("fp", seq.ids, [2], "grad_l2") != salience_key("fp2", seq.ids, [2],
-                                                                       "grad_l2")
-    futs = prefetch_salience(svc, "fp", seq, [[2, 3], [1], [2]], "grad_dot_input",
-                             compute_batch, owner="a", batch_size=2)
+    # The engine caches every method at once: switching method costs no model time.
+    other = request_salience(svc, seq, [2, 3], "grad_dot_input", eng.compute, owner="a",
+                             lookup=eng.lookup)
+    assert other.done() and other.result() == [-5.0]
+    assert len(eng.calls) == 1
+    futs = prefetch_salience(svc, seq, [[2, 3], [1], [2]], "grad_dot_input",
+                             eng.compute_batch, owner="a", batch_size=2, lookup=eng.lookup)
     for f in futs:
         f.result(5)
-    hit = request_salience(svc, "fp", seq, [1], "grad_dot_input", compute, owner="a")
-    assert hit.done() and hit.result() == [1.0]
+    # Only the two targets not cached yet were computed, in one batch.
+    assert eng.calls[1:] == [("batch", ((1,), (2,)), "grad_dot_input")]
+    hit = request_salience(svc, seq, [1], "grad_dot_input", eng.compute, owner="a",
+                           lookup=eng.lookup)
+    assert hit.done() and hit.result() == [-1.0]
     # Already-cached targets are not recomputed by a later prefetch.
-    n = len(calls)
-    for f in prefetch_salience(svc, "fp", seq, [[1], [2]], "grad_dot_input", compute_batch,
-                               owner="a"):
+    n = len(eng.calls)
+    for f in prefetch_salience(svc, seq, [[1], [2]], "grad_l2", eng.compute_batch,
+                               owner="a", lookup=eng.lookup):
         f.result(5)
-    assert len(calls) == n
+    assert len(eng.calls) == n
+
+
+def test_worker_uses_the_engines_cache_on_tiny():
+    """With the real engine: a prefetched target is answered at once, with the engine's own
+    scores (no second cache in the worker to disagree with it)."""
+    from lib import pipeline
+
+    model = pipeline.get_model("tiny")
+    svc = ModelService("tiny", lambda spec, progress=None: model)
+    svc.wait_loaded(60)
+    seq = pipeline.sequence_for_target(model, "Say hi.", " Hello there friend")
+    targets = [[i] for i in range(seq.prompt_length, len(seq.tokens))]
+    for f in prefetch_salience(svc, seq, targets, "grad_l2",
+                               pipeline.salience_batch, owner="t", batch_size=2):
+        f.result(120)
+    fut = request_salience(svc, seq, targets[-1], "grad_dot_input",
+                           lambda *a: pytest.fail("computed again"), owner="t")
+    assert fut.done()
+    want = pipeline.cached_salience(model, seq, targets[-1], "grad_dot_input")
+    assert want is not None and fut.result().scores == want.scores
+    assert len(fut.result().scores) == len(seq.tokens)
