@@ -40,6 +40,14 @@ def _limits() -> None:
             lines.append("- Token limits: shown once the model has loaded")
         lines += [f"- New tokens per generation: **1–{lim['max_new_tokens']}**",
                   f"- Prompt file upload: **{lim['upload_bytes'] / 1e6:g} MB**"]
+        if "run_bytes" in lim:
+            runs = lim["store_runs"]
+            lines += [f"- One saved run: **{common.size_text(lim['run_bytes'])}**",
+                      f"- All saved runs on this server: **{common.size_text(lim['store_bytes'])}**"
+                      f" ({common.size_text(lim['store_used'])} used by {runs:,} "
+                      f"run{'' if runs == 1 else 's'})"]
+        else:
+            lines.append("- Saved runs: the store cannot be read; sharing will say why")
         st.markdown("\n".join(lines))
 
 

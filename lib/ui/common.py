@@ -154,7 +154,32 @@ def limits() -> dict[str, int]:
     if model is not None:
         out["max_prompt_tokens"] = int(model.max_prompt_tokens)
         out["max_salience_tokens"] = int(model.max_salience_tokens)
+    out.update(run_store_limits())
     return out
+
+
+def run_store_limits() -> dict[str, int]:
+    """Saved-run limits and how much of the store is used; empty if the store is unusable
+    (a bad server setting must not break the sidebar; saving says what is wrong)."""
+    import sqlite3
+
+    from lib.runs import default_store
+
+    try:
+        store = default_store()
+        count, used = store.usage()
+    except (StudioError, OSError, sqlite3.Error):
+        return {}
+    return {"run_bytes": store.max_run_bytes, "store_bytes": store.max_total_bytes,
+            "store_used": used, "store_runs": count}
+
+
+def size_text(n: int) -> str:
+    """Bytes for people: '5 MB', '2 GB', '12.3 kB', '0 bytes'."""
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def md_escape(text: str) -> str:
