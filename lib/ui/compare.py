@@ -7,6 +7,7 @@ Session keys start with `cmp_`. A click in one column selects the matching segme
 from __future__ import annotations
 
 import re
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 import streamlit as st
@@ -16,7 +17,7 @@ from lib.records import GenerationSettings, Segment
 from lib.ui import common
 from lib.ui.copy_link import copy_link
 from lib.ui.debug import _prefetch, _scores_for
-from lib.ui.model_service import get_service
+from lib.ui.model_service import get_service, model_info
 from lib.ui.owner import owner_id
 from lib.ui.segment_picker import segment_picker
 from lib.ui.view import (
@@ -27,7 +28,7 @@ from lib.ui.view import (
     view_from_record,
     view_to_record,
 )
-from lib.worker import PRIORITY_USER
+from lib.worker import PRIORITY_USER, request_salience
 
 DEFAULT_VARIANTS = ("fewshot-mistake", "fewshot-fixed", "fewshot-constitution")
 
@@ -361,28 +362,37 @@ def _results(views: list[View]) -> None:
         sel = st.session_state["cmp_sel"] = None
     chosen = _match_range(segs, outs, g, sel) if sel is not None else [None] * len(views)
 
-    scores: list[list[float] | None] = []
-    for j, v in enumerate(views):
+    # Ask for every column's scores at once, the clicked column first (the worker runs user
+    # jobs first-come first-served), then show each column as soon as its own scores arrive.
+    n = len(views)
+    scores: list[list[float] | None] = [None] * n
+    pending: dict[Future, tuple[int, list[int]]] = {}
+    order = sorted(range(n), key=lambda j: (sel is None or j != sel[0], j))
+    for j in order:
         rng = chosen[j]
         if rng is None:
-            scores.append(None)
             continue
         targets = sorted({t for s in outs[j] if rng[0] <= s.index <= rng[1]
                           for t in s.token_indices})
-        tok = _scores_for(v, method, targets)
-        scores.append(segment_scores(segs[j], tok) if tok is not None else None)
+        tok, fut = _score_request(views[j], method, targets)
+        if fut is not None:
+            pending[fut] = (j, targets)
+        elif tok is not None:
+            scores[j] = segment_scores(segs[j], tok)
 
     def picked(j: int) -> list[int]:
         rng = chosen[j]
         return [s.index for s in segs[j] if rng and rng[0] <= s.index <= rng[1]]
 
-    pool = [val for j, sc in enumerate(scores) if sc is not None
-            for s, val in zip(segs[j], sc, strict=True) if s.index not in picked(j)]
-    shared_scale = colour_scale(pool or [0.0], signed)
+    def shared_scale() -> Any:
+        pool = [val for j, sc in enumerate(scores) if sc is not None
+                for s, val in zip(segs[j], sc, strict=True) if s.index not in picked(j)]
+        return colour_scale(pool or [0.0], signed)
 
     st.caption("Click a segment of any output: the matching segment is selected in every "
                "column (shift-click extends a range; click again clears).")
-    cols = st.columns(len(views), gap="medium")
+    cols = st.columns(n, gap="medium")
+    status_slots, body_slots = [], []
     for j, v in enumerate(views):
         with cols[j]:
             st.markdown(f"**Variant {j + 1}** · {common.md_escape(v.template_id or 'prompt')}")
@@ -400,19 +410,71 @@ def _results(views: list[View]) -> None:
                            on_click=on_click, label=f"Output of variant {j + 1}")
             if sel is not None and chosen[j] is None:
                 st.caption("No matching segment in this output.")
-            sc = scores[j]
-            scale = shared_scale
-            if not shared and sc is not None:
-                scale = colour_scale([val for s, val in zip(segs[j], sc, strict=True)
-                                      if s.index not in picked(j)] or [0.0], signed)
-            st.html(render_segments_html(v.seq, segs[j], sc, scale, palette=palette,
+            status_slots.append(st.empty())
+            body_slots.append(st.empty())
+
+    def draw(j: int) -> None:
+        sc = scores[j]
+        scale = shared_scale()
+        if not shared and sc is not None:
+            scale = colour_scale([val for s, val in zip(segs[j], sc, strict=True)
+                                  if s.index not in picked(j)] or [0.0], signed)
+        with body_slots[j].container():
+            st.html(render_segments_html(views[j].seq, segs[j], sc, scale, palette=palette,
                                          intensity=intensity, selected=picked(j), part="all"))
             if not shared or j == 0:
                 st.html(render_legend_html(scale, palette, meths[method][0]))
-            _prefetch(v, outs[j], g, method, state_key=f"cmp_prefetched_{j}")
+
+    for j in range(n):
+        draw(j)
+    svc = get_service()
+    total = len(pending)
+    while pending:
+        for fut, (j, _) in pending.items():
+            pos = svc.queue_position(fut)
+            text = (f"Waiting: {pos} job(s) go first…" if pos else "Computing salience…")
+            status_slots[j].progress((total - len(pending)) / total,
+                                     text=f"{text} ({total - len(pending)} of {total} columns "
+                                          "ready)")
+        done, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
+        for fut in done:
+            j, targets = pending.pop(fut)
+            try:
+                sal = fut.result()
+            except StudioError as e:
+                status_slots[j].error(common.md_escape(str(e)))
+                continue
+            status_slots[j].empty()
+            views[j].add_scores(method, targets, sal.scores)
+            scores[j] = segment_scores(segs[j], views[j].score_for(method, targets))
+        if done:
+            # A new column can move the shared scale: redraw the columns already coloured.
+            for j in range(n):
+                if scores[j] is not None or (shared and j == 0):  # column 0 has the legend
+                    draw(j)
+    for j, v in enumerate(views):
+        _prefetch(v, outs[j], g, method, state_key=f"cmp_prefetched_{j}")
     _share(views, {"granularity": g, "pattern": pattern or "", "method": method,
                    "shared_scale": shared, "intensity": intensity, "palette": palette,
                    "selection": list(sel) if sel is not None else None})
+
+
+def _score_request(view: View, method: str, targets: list[int]
+                   ) -> tuple[tuple[float, ...] | None, Future | None]:
+    """Stored scores at once, or a queued request for them (never waits). When the server
+    cannot compute them (loading, other weights) `_scores_for` says why and returns None."""
+    from lib import pipeline
+
+    got = view.score_for(method, targets)
+    if got is not None:
+        return got, None
+    svc = get_service()
+    if svc.status()["state"] != "ready" or model_info(svc)["fingerprint"] != view.fingerprint:
+        return _scores_for(view, method, targets), None
+    fut = request_salience(svc, view.seq, targets, method,
+                           lambda m, seq, t, meth: pipeline.salience(m, seq, t, meth),
+                           owner=owner_id())
+    return None, fut
 
 
 def _share(views: list[View], ui: dict[str, Any]) -> None:
