@@ -149,16 +149,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.browser
-def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
+def test_real_server_sigkill_during_shares(tmp_path: Path, browser) -> None:  # noqa: ANN001
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 
     from tests.browser import pageops as ops
     from tests.browser.harness import (
         ARTIFACTS,
         AppServer,
         block_outside_hosts,
-        launch_browser,
     )
 
     data_dir = tmp_path / "data"
@@ -175,73 +173,70 @@ def test_real_server_sigkill_during_shares(tmp_path: Path) -> None:
     def share_buttons(pages):  # noqa: ANN001, ANN202
         return [p.get_by_role("button", name="Share", exact=True).first for p in pages]
 
-    with sync_playwright() as pw:
-        browser = launch_browser(pw)
-        try:
-            for it in range(iterations + 1):
-                server = AppServer(app="app.py", env=env, data_dir=data_dir).start()
-                servers.append(server)
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                context.set_default_timeout(30_000)
-                block_outside_hosts(context, blocked)
-                pages = [context.new_page() for _ in range(tabs)]
-                for page in pages:  # the tabs load side by side
-                    page.goto(f"{server.url}/?run={seed}", wait_until="commit")
-                for n, (page, button) in enumerate(zip(pages, share_buttons(pages), strict=True)):
-                    try:
-                        button.wait_for(timeout=120_000)
-                    except PlaywrightError as e:
-                        ARTIFACTS.mkdir(exist_ok=True)
-                        page.screenshot(path=str(ARTIFACTS / f"FAILED-crash-start{it}-tab{n}.png"))
-                        raise AssertionError(
-                            f"start {it}, tab {n}: no Share button on the restored run; page: "
-                            f"{ops.app_text(page)[:1500]!r}\nserver log:\n{server.log_tail()}"
-                        ) from e
-                if it == iterations:
-                    break  # the last start is checked below
-                # Press Share in every tab and wait for each new id (a click during a rerun would
-                # interrupt it); then press once more and kill with saves in flight.
-                for _ in range(1):
-                    before = [_shown_run_ids(page) for page in pages]
-                    for button in share_buttons(pages):
-                        button.click()
-                    for page, old in zip(pages, before, strict=True):
-                        new_ids = ops.poll(lambda p=page, o=old: _shown_run_ids(p) - o - {seed},
-                                           bool, "a new ?run= id after Share", timeout_s=90)
-                        acked |= new_ids
-                    for page in pages:
-                        ops.assert_no_traceback(page)
-                for button in share_buttons(pages):
-                    # From JS, so nothing waits on the page; a tab still redrawing after its
-                    # last share may have no button at this instant: the kill comes anyway.
-                    try:
-                        button.evaluate("b => b.click()", timeout=5_000)
-                    except PlaywrightError:
-                        pass
-                pages[0].wait_for_timeout(rng.uniform(0.0, 400.0))  # keeps Playwright running
-                assert server.proc is not None
-                _kill_group(server.proc)
-                for page in pages:  # what the page showed before the kill was acknowledged
-                    acked |= _shown_run_ids(page) - {seed}
+    try:
+        for it in range(iterations + 1):
+            server = AppServer(app="app.py", env=env, data_dir=data_dir).start()
+            servers.append(server)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(30_000)
+            block_outside_hosts(context, blocked)
+            pages = [context.new_page() for _ in range(tabs)]
+            for page in pages:  # the tabs load side by side
+                page.goto(f"{server.url}/?run={seed}", wait_until="commit")
+            for n, (page, button) in enumerate(zip(pages, share_buttons(pages), strict=True)):
                 try:
-                    context.close()
+                    button.wait_for(timeout=120_000)
+                except PlaywrightError as e:
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    page.screenshot(path=str(ARTIFACTS / f"FAILED-crash-start{it}-tab{n}.png"))
+                    raise AssertionError(
+                        f"start {it}, tab {n}: no Share button on the restored run; page: "
+                        f"{ops.app_text(page)[:1500]!r}\nserver log:\n{server.log_tail()}"
+                    ) from e
+            if it == iterations:
+                break  # the last start is checked below
+            # Press Share in every tab and wait for each new id (a click during a rerun would
+            # interrupt it); then press once more and kill with saves in flight.
+            for _ in range(1):
+                before = [_shown_run_ids(page) for page in pages]
+                for button in share_buttons(pages):
+                    button.click()
+                for page, old in zip(pages, before, strict=True):
+                    new_ids = ops.poll(lambda p=page, o=old: _shown_run_ids(p) - o - {seed},
+                                       bool, "a new ?run= id after Share", timeout_s=90)
+                    acked |= new_ids
+                for page in pages:
+                    ops.assert_no_traceback(page)
+            for button in share_buttons(pages):
+                # From JS, so nothing waits on the page; a tab still redrawing after its
+                # last share may have no button at this instant: the kill comes anyway.
+                try:
+                    button.evaluate("b => b.click()", timeout=5_000)
                 except PlaywrightError:
                     pass
-            # The restarted server opens acknowledged runs (no model needed to show them).
-            for page in pages:
-                page.close()
-            page = context.new_page()
-            for run_id in sorted(acked)[:3]:
-                page.goto(f"{servers[-1].url}/?run={run_id}", wait_until="commit",
-                          timeout=120_000)
-                ops.poll(lambda: _text_or_empty(page), lambda t, r=run_id: f"Saved run {r}" in t,
-                         f"run {run_id} to open after the crashes", timeout_s=120)
-                ops.assert_no_traceback(page)
-            context.close()
-        finally:
-            browser.close()
-            for server in servers:
-                server.stop()
+            pages[0].wait_for_timeout(rng.uniform(0.0, 400.0))  # keeps Playwright running
+            assert server.proc is not None
+            _kill_group(server.proc)
+            for page in pages:  # what the page showed before the kill was acknowledged
+                acked |= _shown_run_ids(page) - {seed}
+            try:
+                context.close()
+            except PlaywrightError:
+                pass
+        # The restarted server opens acknowledged runs (no model needed to show them).
+        for page in pages:
+            page.close()
+        page = context.new_page()
+        for run_id in sorted(acked)[:3]:
+            page.goto(f"{servers[-1].url}/?run={run_id}", wait_until="commit",
+                      timeout=120_000)
+            ops.poll(lambda: _text_or_empty(page), lambda t, r=run_id: f"Saved run {r}" in t,
+                     f"run {run_id} to open after the crashes", timeout_s=120)
+            ops.assert_no_traceback(page)
+        context.close()
+    finally:
+        for server in servers:
+            server.stop()
 
     assert not blocked, f"the page tried to reach outside hosts: {blocked}"
     assert len(acked) >= tabs * iterations

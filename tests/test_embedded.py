@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,9 @@ def test_cli_done_when_command(tmp_path, rows):
     result = subprocess.run(
         [sys.executable, "-m", "lib", "salience", "--prompt-file", str(prompt_file), "--generate",
          "--stop", "\\n\\n", "--segment-text", "You have to try it.", "--granularity", "lines",
-         "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+         "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+        # The default model, as on a fresh machine (other tests may set STUDIO_MODEL=tiny).
+        env={k: v for k, v in os.environ.items() if k != "STUDIO_MODEL"})
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(result.stdout)
     assert data["model"] == "embedded"

@@ -102,16 +102,9 @@ def signin_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         stub.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import launch_browser
-
-    with sync_playwright() as pw:
-        browser = launch_browser(pw)
-        yield browser
-        browser.close()
+@pytest.fixture
+def chromium(browser):  # noqa: ANN001, ANN201
+    return browser  # the session's one Chromium (tests/conftest.py)
 
 
 def _context(chromium, blocked: list[str]):  # noqa: ANN001, ANN202

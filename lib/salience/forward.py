@@ -274,7 +274,8 @@ class ModelFunctions:
 
     def _step_impl(self, weights, cache, ids, index, last):
         """ids [1, L] written at cache positions index..index+L-1; logits after ids[0, last]."""
-        with self._scope(weights):
+        # The trace lock: another thread's salience trace may switch sliding windows off.
+        with _trace_lock, self._scope(weights):
             x = self._scaled(self.backbone.token_embedding(ids))
             new_cache = []
             for layer, layer_cache in zip(self.backbone.transformer_layers, cache, strict=True):

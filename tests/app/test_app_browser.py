@@ -30,18 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import launch_browser
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def context(browser) -> Iterator[object]:  # noqa: ANN001
     from tests.browser.harness import block_outside_hosts

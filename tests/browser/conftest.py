@@ -21,7 +21,6 @@ from tests.browser.harness import (
     REPO,
     AppServer,
     block_outside_hosts,
-    launch_browser,
 )
 
 APP = REPO / "app.py"
@@ -87,16 +86,6 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSer
     )
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
