@@ -56,32 +56,6 @@ def test_forward_matches_keras_logits(model):
     np.testing.assert_allclose(ours, ref, atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("family", ["gemma2", "gemma3"])
-def test_window_longer_than_the_input_is_skipped_exactly(family):
-    """When the input fits in the sliding window, our forward drops keras' (inert) band mask
-    for speed; logits and salience must not change."""
-    from lib.models.loaded_model import LoadedModel, weights_fingerprint
-    from lib.models.tiny_vocab import tiny_vocab_proto
-    from lib.tokenizer import TextTokenizer
-
-    backbone = tiny_backbone(family, sliding_window=512)
-    model = LoadedModel(spec="wide", name="wide", backbone=backbone,
-                        tokenizer=TextTokenizer(tiny_vocab_proto()),
-                        fingerprint=weights_fingerprint(backbone))
-    flags = [layer.attention.use_sliding_window_attention
-             for layer in backbone.transformer_layers]
-    assert any(flags)
-    ids = _ids(model)
-    ours = model.functions.logits_at(ids, list(range(len(ids))))
-    np.testing.assert_allclose(ours, _keras_logits(model, ids), atol=2e-5, rtol=1e-4)
-    target = [len(ids) - 3, len(ids) - 2]
-    _, _, loss = model.functions.salience(ids, [target])
-    logp = _log_softmax(_keras_logits(model, ids))
-    assert loss[0] == pytest.approx(-sum(logp[p - 1, ids[p]] for p in target), rel=1e-4)
-    assert flags == [layer.attention.use_sliding_window_attention  # restored after tracing
-                     for layer in backbone.transformer_layers]
-
-
 def test_cached_generation_step_matches_full_forward(model):
     """The KV-cache path (prefill then one token at a time) gives the full forward's logits."""
     ids = _ids(model)

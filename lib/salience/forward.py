@@ -17,10 +17,8 @@ length rarely recompiles):
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,28 +55,6 @@ def bucket_count(n: int) -> int:
     return max(4, 1 << (max(n, 1) - 1).bit_length())
 
 
-_trace_lock = threading.RLock()
-
-
-@contextlib.contextmanager
-def _windows_off_when_inert(layers: Sequence[Any], length: int):
-    """While tracing a sequence no longer than a layer's sliding window, that window masks
-    nothing beyond the causal mask, yet keras still builds and applies a T x T band mask per
-    layer (~25% of a Gemma 3 layer's time at T=224). Switch it off for this trace only. Python
-    runs here only while jit traces, so the lock serialises traces, not compiled calls."""
-    attentions = [layer.attention for layer in layers
-                  if getattr(layer.attention, "use_sliding_window_attention", False)
-                  and length <= getattr(layer.attention, "sliding_window_size", 0)]
-    with _trace_lock:
-        for attention in attentions:
-            attention.use_sliding_window_attention = False
-        try:
-            yield
-        finally:
-            for attention in attentions:
-                attention.use_sliding_window_attention = True
-
-
 class ModelFunctions:
     """Compiled functions over one backbone's weights (thread-safe: all state is arguments)."""
 
@@ -112,9 +88,8 @@ class ModelFunctions:
     def _hidden(self, x_emb: jax.Array, padding_mask: jax.Array) -> jax.Array:
         """Final-norm hidden states from looked-up embeddings (call inside `_scope`)."""
         x = self._scaled(x_emb)
-        with _windows_off_when_inert(self.backbone.transformer_layers, x.shape[1]):
-            for layer in self.backbone.transformer_layers:
-                x = layer(x, padding_mask=padding_mask)
+        for layer in self.backbone.transformer_layers:
+            x = layer(x, padding_mask=padding_mask)
         return self.backbone.layer_norm(x)
 
     def _logits(self, hidden: jax.Array) -> jax.Array:
@@ -274,8 +249,7 @@ class ModelFunctions:
 
     def _step_impl(self, weights, cache, ids, index, last):
         """ids [1, L] written at cache positions index..index+L-1; logits after ids[0, last]."""
-        # The trace lock: another thread's salience trace may switch sliding windows off.
-        with _trace_lock, self._scope(weights):
+        with self._scope(weights):
             x = self._scaled(self.backbone.token_embedding(ids))
             new_cache = []
             for layer, layer_cache in zip(self.backbone.transformer_layers, cache, strict=True):
