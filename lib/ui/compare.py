@@ -111,7 +111,6 @@ def _url_snapshot() -> dict[str, str | None]:
 
 def _apply_url(errors: list[str]) -> None:
     """Adopt g, m and sel from the URL on first load or when it changed outside the page."""
-    from lib.segments import GRANULARITIES
 
     snap = _url_snapshot()
     if st.session_state.pop("cmp_interacted", False):
@@ -125,24 +124,7 @@ def _apply_url(errors: list[str]) -> None:
         err = _restore(snap["run"])
         if err:
             errors.append(err)
-    if snap["g"]:
-        if snap["g"] in GRANULARITIES:
-            st.session_state["cmp_g"] = snap["g"]
-        else:
-            errors.append(f"The link's granularity 'g={snap['g'][:30]}' is unknown; use one of "
-                          f"{', '.join(GRANULARITIES)}.")
-    if snap["m"]:
-        if snap["m"] in common.methods():
-            st.session_state["cmp_m"] = snap["m"]
-        else:
-            errors.append(f"The link's method 'm={snap['m'][:30]}' is unknown; use one of "
-                          f"{', '.join(common.methods())}.")
-    if snap["sel"] is not None:
-        try:
-            st.session_state["cmp_sel"] = parse_compare_selection(snap["sel"])
-        except InputError as e:
-            errors.append(str(e))
-            st.session_state["cmp_sel"] = None
+    common.adopt_view_params(snap, "cmp", parse_compare_selection, errors)
     st.session_state["cmp_url_last"] = snap
 
 

@@ -66,30 +66,9 @@ def _apply_url(errors: list[str]) -> None:
         return
     if st.session_state.get("dbg_url_last") == snap:
         return
-    from lib.segments import GRANULARITIES
-
     if snap["run"]:
         _restore_run(snap["run"], errors)
-    g = snap["g"]
-    if g:
-        if g in GRANULARITIES:
-            st.session_state["dbg_g"] = g
-        else:
-            errors.append(f"The link's granularity 'g={g[:30]}' is unknown; use one of "
-                          f"{', '.join(GRANULARITIES)}. Showing {st.session_state.get('dbg_g', 'words')}.")
-    m = snap["m"]
-    if m:
-        if m in common.methods():
-            st.session_state["dbg_m"] = m
-        else:
-            errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
-                          f"{', '.join(common.methods())}.")
-    if snap["sel"] is not None:
-        try:
-            st.session_state["dbg_sel"] = parse_selection(snap["sel"])
-        except InputError as e:
-            errors.append(str(e))
-            st.session_state["dbg_sel"] = None
+    common.adopt_view_params(snap, "dbg", parse_selection, errors, name_current_g=True)
     st.session_state["dbg_url_last"] = snap
 
 
