@@ -189,12 +189,29 @@ def main() -> None:
     salience_peak = phase_peak_gb()
     results.append(
         (
-            f"salience, one segment ({len(target)} target tokens, T={n_upto})",
+            f"salience, one segment ({len(target)} target tokens, T={n_upto}, "
+            f"{fns.precision})",
             f"{warm:.2f} s",
             f"{first:.2f} s",
             f"{warm / floor:.2f}x floor",
         )
     )
+    precision = fns.precision
+    if fns.stack is not None:
+        other = "float32" if precision != "float32" else "mixed"
+        first_o, warm_o, _ = timed(lambda: fns.salience(ids, [target], precision=other),
+                                   args.runs)
+        a = fns.salience(ids, [target])[0][0]
+        b = fns.salience(ids, [target], precision=other)[0][0]
+        deviation = np.abs(a - b).max() / np.abs(b if other == "float32" else a).max()
+        results.append(
+            (
+                f"salience, one segment, {other} instead of {precision}",
+                f"{warm_o:.2f} s",
+                f"{first_o:.2f} s",
+                f"{warm_o / floor:.2f}x floor; scores differ by {deviation:.1%} of the largest",
+            )
+        )
     _, repeat, _ = timed(lambda: pipeline.salience(model, seq, target), args.runs)
     results.append(("salience, repeated request (cache)", f"{repeat * 1000:.2f} ms", "", ""))
 
@@ -278,11 +295,12 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f}; medians of {args.runs} runs"
     )
     print()
+    print(f"Salience precision: {fns.precision} (STUDIO_SALIENCE_PRECISION)")
+    print()
     print("| measurement | warm (median) | first call | note |")
     print("| --- | --- | --- | --- |")
     for row in results:
         print("| " + " | ".join(row) + " |")
-    _ = np  # numpy imported for parity with the library's environment
 
 
 if __name__ == "__main__":

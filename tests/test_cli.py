@@ -45,6 +45,7 @@ def test_salience_with_given_target_and_segment_text(capsys):
                         "--granularity", "words", "--method", "grad_dot_input", "--quiet")
     assert code == 0
     assert data["target"] == " Avoid. It has eggs." and data["method"] == "grad_dot_input"
+    assert data["precision"] == "mixed"  # the default arithmetic, named in the output
     assert len(data["scores"]) == len(data["tokens"])
     targets = data["target_token_indices"]
     covered = "".join(data["tokens"][i]["text"] for i in targets)

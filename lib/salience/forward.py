@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,20 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from lib.errors import InputError
 from lib.salience.fused_ce import token_nll
+from lib.salience.gemma3_stack import PRECISIONS, Gemma3Stack
+
+
+def default_precision() -> str:
+    """`STUDIO_SALIENCE_PRECISION`: `mixed` (bfloat16 matrix products, float32 accumulation;
+    the default) or `float32` (exact to keras-hub's layers)."""
+    value = os.environ.get("STUDIO_SALIENCE_PRECISION", "mixed").strip().lower()
+    if value not in PRECISIONS:
+        raise InputError(f"STUDIO_SALIENCE_PRECISION is {value!r}; set it to one of "
+                         f"{' or '.join(PRECISIONS)} (or unset it for mixed).",
+                         field="STUDIO_SALIENCE_PRECISION")
+    return value
 
 
 def enable_compilation_cache() -> None:
@@ -58,8 +72,11 @@ def bucket_count(n: int) -> int:
 class ModelFunctions:
     """Compiled functions over one backbone's weights (thread-safe: all state is arguments)."""
 
-    def __init__(self, backbone: Any) -> None:
+    def __init__(self, backbone: Any, precision: str | None = None) -> None:
         enable_compilation_cache()
+        self.precision = default_precision() if precision is None else precision
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         self.backbone = backbone
         self.variables = list(backbone.variables)
         self.weights = [jnp.asarray(v.value) for v in self.variables]
@@ -72,6 +89,11 @@ class ModelFunctions:
         layer = backbone.token_embedding
         self._tied_output = bool(getattr(layer, "tie_weights", False)) and \
             getattr(layer, "reverse_dtype", None) is None
+        # Gemma 3 runs on our own stack (gemma3_stack.py); other families on keras-hub's blocks.
+        self.stack = Gemma3Stack(backbone, self.variables) if Gemma3Stack.supports(backbone) \
+            else None
+        self._packed: dict[str, Any] | None = None
+        self._pack_lock = threading.Lock()
         self._salience = jax.jit(self._salience_impl, static_argnames=("full_vocab_logits",))
         self._logits_at = jax.jit(self._logits_at_impl)
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
@@ -84,6 +106,18 @@ class ModelFunctions:
 
     def _scaled(self, x: jax.Array) -> jax.Array:
         return x * jnp.asarray(math.sqrt(self.hidden_dim), x.dtype).astype(x.dtype)
+
+    def _packed_for(self, weights: Sequence[jax.Array], precision: str | None = None):
+        """The stack's packed weights (built once for the model's own weights), or None."""
+        if self.stack is None:
+            return None
+        precision = precision or self.precision
+        if weights is not self.weights or precision != self.precision:
+            return self.stack.pack(list(weights), precision)
+        with self._pack_lock:
+            if self._packed is None:
+                self._packed = self.stack.pack(self.weights, self.precision)
+            return self._packed
 
     def _hidden(self, x_emb: jax.Array, padding_mask: jax.Array) -> jax.Array:
         """Final-norm hidden states from looked-up embeddings (call inside `_scope`)."""
@@ -111,7 +145,7 @@ class ModelFunctions:
 
     # -- salience ------------------------------------------------------------------------
 
-    def _salience_impl(self, weights, ids, length, positions, target_matrix,
+    def _salience_impl(self, weights, packed, ids, length, positions, target_matrix,
                        full_vocab_logits=False):
         """ids [T] (padded), length: real tokens, positions [P] (token index predicted; >= 1),
         target_matrix [J, P] (1 where position p belongs to target j).
@@ -121,6 +155,11 @@ class ModelFunctions:
         labels = ids[positions]
 
         def token_losses(x):
+            if packed is not None:  # our Gemma 3 stack: hidden states at the rows needed only
+                layer = self.backbone.token_embedding
+                hidden = self.stack.hidden_at(packed, self._scaled(x[0]), length, positions - 1)
+                return token_nll(hidden, weights[self.embedding_index], labels,
+                                 layer.logit_soft_cap)
             with self._scope(weights):
                 hidden = self._hidden(x, padding_mask)
                 layer = self.backbone.token_embedding
@@ -147,14 +186,15 @@ class ModelFunctions:
     def salience(
         self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0,
         truncate: bool = True, weights: Sequence[jax.Array] | None = None,
-        full_vocab_logits: bool = False,
+        full_vocab_logits: bool = False, precision: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """grad_l2 [J, N], grad_dot_input [J, N] and summed target loss [J] for each target (a
         set of token indices >= 1) over all N = `len(ids)` tokens.
 
         With `truncate` (the fast path) the sequence is cut after the last target token: later
         tokens cannot influence it (their scores are exactly 0). `weights` replaces the model's
-        weights (same shapes), e.g. for finite-difference checks.
+        weights (same shapes), e.g. for finite-difference checks; `precision` overrides the
+        model's (`float32` or `mixed`; Gemma 3 only).
         """
         n = len(ids)
         targets = [sorted(set(int(p) for p in t)) for t in targets]
@@ -178,7 +218,9 @@ class ModelFunctions:
             for p in t:
                 matrix[j, column[p]] = 1.0
         weights = self.weights if weights is None else list(weights)
-        l2, dot, loss = self._salience(weights, ids_arr, np.int32(cut + 1), pos_arr, matrix,
+        # The naive benchmark variant keeps keras-hub's full forward.
+        packed = None if full_vocab_logits else self._packed_for(weights, precision)
+        l2, dot, loss = self._salience(weights, packed, ids_arr, np.int32(cut + 1), pos_arr, matrix,
                                        full_vocab_logits=full_vocab_logits)
         l2 = np.asarray(l2, dtype=np.float64)[: len(targets)]
         dot = np.asarray(dot, dtype=np.float64)[: len(targets)]
@@ -221,21 +263,28 @@ class ModelFunctions:
         pos = np.asarray(sorted(set(target)), dtype=np.int32)
         return float(self._target_loss(self.weights, ids_arr, pos, delta))
 
-    def _logits_at_impl(self, weights, ids, length, positions):
+    def _logits_at_impl(self, weights, packed, ids, length, positions):
         x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
+        if packed is not None:
+            hidden = self.stack.hidden_at(packed, self._scaled(x_emb[0]), length, positions)
+            with self._scope(weights):
+                return self._logits(hidden)
         padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
         with self._scope(weights):
             hidden = self._hidden(x_emb, padding_mask)
             return self._logits(hidden[0, positions])
 
-    def logits_at(self, ids: Sequence[int], positions: Sequence[int]) -> np.ndarray:
-        """Logits [len(positions), V] of the next token after each position (full forward)."""
+    def logits_at(self, ids: Sequence[int], positions: Sequence[int],
+                  precision: str = "float32") -> np.ndarray:
+        """Logits [len(positions), V] of the next token after each position (full forward, on
+        the same stack as salience; float32 like generation unless `precision` says `mixed`)."""
         n = len(ids)
         t_pad = bucket_length(n)
         ids_arr = np.zeros(t_pad, dtype=np.int32)
         ids_arr[:n] = ids
         pos = np.asarray(positions, dtype=np.int32)
-        return np.asarray(self._logits_at(self.weights, ids_arr, np.int32(n), pos))
+        packed = self._packed_for(self.weights, precision)
+        return np.asarray(self._logits_at(self.weights, packed, ids_arr, np.int32(n), pos))
 
     # -- generation ----------------------------------------------------------------------
 
