@@ -4,7 +4,8 @@ The app never calls the model from a session's script thread directly: the model
 in a background thread (so pages render while it loads), and every model job runs on one worker
 thread taken from a priority queue. Clicks and generation (priority 0) always go before
 prefetching (priority 1); within a priority, jobs run first-come first-served, which keeps the
-queue fair across sessions. No Streamlit here: `lib/ui/model_service.py` caches one service.
+queue fair across sessions. Model threads run at a lower OS priority (lib/priority.py), so pages
+that need no model stay responsive while the cores compute. No Streamlit here: `lib/ui/model_service.py` caches one service.
 Scores are cached by the engine (`lib.pipeline`, every method at once), not here.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.errors import ModelLoadError, StudioError
+from lib.priority import lower_compute_priority
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class ModelService:
             self._message = str(message)
 
     def _load(self) -> None:
+        lower_compute_priority()  # loading converts and compiles: background work too
         try:
             model = self._loader(self.spec, progress=self._on_progress)
         except StudioError as e:
@@ -187,6 +190,7 @@ class ModelService:
                     job.future.set_exception(ModelLoadError(error or "The model is not loaded."))
                     continue
                 try:
+                    lower_compute_priority()  # cheap; XLA may have started new threads
                     job.future.set_result(job.fn(model))
                 except BaseException as e:  # delivered to whoever waits on the future
                     if not isinstance(e, StudioError):
