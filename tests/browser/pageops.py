@@ -220,8 +220,25 @@ def check_overlay_contract(spans: list[dict[str, Any]]) -> None:
         )
 
 
+def live_url(page: Any) -> str:
+    """The address the browser shows now.
+
+    Not `page.url`: Playwright's sync API updates that attribute only while it handles events,
+    which happens inside Playwright calls, never during `time.sleep`. A loop that reads only
+    `page.url` therefore keeps seeing the address from before the app's last
+    `history.pushState`. Asking the page costs a round trip and is always current.
+    """
+    return page.evaluate("() => window.location.href")
+
+
+def url_params(page: Any) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(live_url(page)).query)
+
+
 def run_id_on_page(page: Any) -> str | None:
-    match = RUN_ID.search(page.url) or RUN_ID.search(app_text(page))
+    match = RUN_ID.search(live_url(page)) or RUN_ID.search(app_text(page))
     if match is None:
         for href in page.locator("a[href*='run=']").evaluate_all("els => els.map(e => e.href)"):
             match = RUN_ID.search(href)
@@ -236,11 +253,9 @@ def overlay_marks(spans: list[dict[str, Any]]) -> set[str]:
 
 
 def wait_for_url_param(page: Any, name: str, value: str, timeout_s: float = 30) -> None:
-    """The app writes the view into the URL at the end of a rerun: wait for it."""
-    from urllib.parse import parse_qs, urlsplit
-
+    """Wait until the browser's address has `name=value` (read live, see `live_url`)."""
     poll(
-        lambda: parse_qs(urlsplit(page.url).query).get(name, []),
+        lambda: url_params(page).get(name, []),
         lambda v: v == [value],
         f"URL parameter {name}={value}",
         timeout_s,
