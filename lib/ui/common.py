@@ -197,6 +197,26 @@ def md_escape(text: str) -> str:
     return "".join(out)
 
 
+def held(key: str, fallback: Any = None) -> Any:
+    """The value this session holds for the keyed widget `key`: pass it as the widget's own
+    default (`value=`) whenever code, not only the reviewer, sets that key.
+
+    Why: the browser loads each kind of widget's code on first use. If a later run (a rerun when
+    the model finishes loading, a click elsewhere) replaces a widget's element before that code
+    has arrived, the widget is first drawn from the later element, which carries only its
+    default, and it sends that default back as the reviewer's value: a template text set by code
+    came back empty. A default equal to the session's value makes that harmless.
+    """
+    return st.session_state.get(key, fallback)
+
+
+def held_index(key: str, options: Any, fallback: int = 0) -> int:
+    """`held` for a selectbox or radio: the position of the session's value in `options`."""
+    options = list(options)
+    value = st.session_state.get(key)
+    return options.index(value) if value in options else fallback
+
+
 def show_error(message: str) -> None:
     """st.error for a sentence that may quote user, URL or model text."""
     st.error(md_escape(message))

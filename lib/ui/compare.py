@@ -160,12 +160,16 @@ def _variant_inputs(n: int) -> list[dict[str, Any]]:
             st.session_state[f"cmp_text_{i}"] = get_template(st.session_state[f"cmp_tpl_{i}"]).text
 
         with cols[i]:
+            # Widgets whose value code sets take the session's value as their default too
+            # (common.held explains why).
             tid = st.selectbox(f"Variant {i + 1}", ids, key=key, on_change=_reset,
+                               index=common.held_index(key, ids),
                                format_func=lambda t: get_template(t).title)
             if f"cmp_text_{i}" not in st.session_state or not st.session_state[f"cmp_text_{i}"]:
                 _reset()
             with st.expander("Edit template"):
                 texts.append((tid, st.text_area("Template text", key=f"cmp_text_{i}",
+                                                value=common.held(f"cmp_text_{i}", ""),
                                                 height=200)))
     # Variables are shared: the same values go into every variant.
     names: list[str] = []
@@ -186,7 +190,8 @@ def _variant_inputs(n: int) -> list[dict[str, Any]]:
             key = f"cmp_var_{name}"
             if key not in st.session_state:
                 st.session_state[key] = defaults.get(name, "")
-            values[name] = vcols[j % len(vcols)].text_input(name, key=key)
+            values[name] = vcols[j % len(vcols)].text_input(name, key=key,
+                                                            value=common.held(key, ""))
     out = []
     for i, (tid, text) in enumerate(texts):
         item = {"template_id": tid, "template_text": text, "prompt": None,
@@ -302,12 +307,15 @@ def _results(views: list[View]) -> None:
     st.session_state.setdefault("cmp_shared", True)
     c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.4, 1.2, 1.4])
     g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g", on_change=_interacted,
+                     index=common.held_index("cmp_g", GRANULARITIES),
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
     if g == "regex":
         st.session_state.setdefault("cmp_pattern", r"\S+")
-        pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern")
+        pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern",
+                                value=common.held("cmp_pattern", r"\S+"))
     method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True, on_change=_interacted,
+                      index=common.held_index("cmp_m", meths),
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
     names = [n for n, p in PALETTES.items() if p.diverging == signed] or list(PALETTES)
@@ -315,9 +323,12 @@ def _results(views: list[View]) -> None:
         st.session_state["cmp_palette"] = (default_palette(signed)
                                            if default_palette(signed) in names else names[0])
     palette = c3.selectbox("Palette (colour-blind safe)", names, key="cmp_palette",
+                           index=common.held_index("cmp_palette", names),
                            format_func=lambda n: PALETTES[n].label)
-    intensity = c4.slider("Intensity", 0.2, 3.0, value=1.0, step=0.1, key="cmp_intensity")
+    intensity = c4.slider("Intensity", 0.2, 3.0, value=float(common.held("cmp_intensity", 1.0)),
+                          step=0.1, key="cmp_intensity")
     shared = c5.toggle("One shared colour scale", key="cmp_shared",
+                       value=bool(common.held("cmp_shared", True)),
                        help="On: the same colour means the same score in every column. Off: "
                             "each column is scaled to its own largest score.")
 
@@ -343,6 +354,9 @@ def _results(views: list[View]) -> None:
                  "click a segment instead.")
         sel = st.session_state["cmp_sel"] = None
     chosen = _match_range(segs, outs, g, sel) if sel is not None else [None] * len(views)
+    # Into the address bar now, before the columns' scores are computed: a reload or a copied
+    # address meanwhile keeps the selection.
+    _write_url()
 
     # Ask for every column's scores at once, the clicked column first (the worker runs user
     # jobs first-come first-served), then show each column as soon as its own scores arrive.
@@ -490,7 +504,8 @@ def render_compare_page() -> None:
         common.show_error(err)
     common.model_banner(get_service())
     st.session_state.setdefault("cmp_n", 3)
-    n = st.radio("Variants", [2, 3], key="cmp_n", horizontal=True)
+    n = st.radio("Variants", [2, 3], key="cmp_n", horizontal=True,
+                 index=common.held_index("cmp_n", [2, 3]))
     items = _variant_inputs(n)
     for it in items:
         if it["error"]:
@@ -498,9 +513,10 @@ def render_compare_page() -> None:
     st.session_state.setdefault("cmp_max_new", 32)
     st.session_state.setdefault("cmp_stop", "\\n\\n")
     with st.expander("Generation settings (greedy, shared by all variants)"):
-        max_new = st.number_input("Max new tokens", 1, common.MAX_NEW_TOKENS, key="cmp_max_new")
+        max_new = st.number_input("Max new tokens", 1, common.MAX_NEW_TOKENS, key="cmp_max_new",
+                                  value=common.held("cmp_max_new", 32))
         stop = st.text_input(r"Stop text (\n = new line; separate several with |)",
-                             key="cmp_stop")
+                             key="cmp_stop", value=common.held("cmp_stop", ""))
     settings = GenerationSettings(max_new_tokens=int(max_new), stop=common.decode_stop(stop))
     if st.button("Generate all", type="primary", key="cmp_generate", on_click=_interacted):
         try:

@@ -161,14 +161,18 @@ def _template_inputs() -> dict[str, Any]:
             st.session_state[f"dbg_var_{k}"] = v
         st.session_state["dbg_stop"] = common.encode_stop(t.stop)
 
+    # Widgets whose value code sets take the session's value as their default too
+    # (common.held explains why).
     tid = st.selectbox("Template", ids, key="dbg_template_id", on_change=_reset,
+                       index=common.held_index("dbg_template_id", ids),
                        format_func=lambda i: get_template(i).title)
     tmpl = get_template(tid)
     if "dbg_template_text" not in st.session_state:
         _reset()
     st.caption(common.md_escape(tmpl.description))
     text = st.text_area("Template text (use {name} for a variable, {{ and }} for braces)",
-                        key="dbg_template_text", height=220)
+                        value=common.held("dbg_template_text", ""), key="dbg_template_text",
+                        height=220)
     out: dict[str, Any] = {"template_id": tid, "template_text": text, "variables": {},
                            "prompt": None, "error": None, "row_target": ""}
     try:
@@ -181,7 +185,7 @@ def _template_inputs() -> dict[str, Any]:
         key = f"dbg_var_{name}"
         if key not in st.session_state:
             st.session_state[key] = defaults.get(name, "")
-        out["variables"][name] = st.text_input(name, key=key)
+        out["variables"][name] = st.text_input(name, value=common.held(key, ""), key=key)
     try:
         out["prompt"] = render_template(text, out["variables"])
     except InputError as e:
@@ -211,14 +215,15 @@ def _upload_inputs() -> dict[str, Any]:
               for i, r in enumerate(rows)}
     if st.session_state.get("dbg_row", 0) >= len(rows):
         st.session_state["dbg_row"] = 0
-    i = st.selectbox("Row", list(range(len(rows))), key="dbg_row", format_func=labels.get)
+    i = st.selectbox("Row", list(range(len(rows))), key="dbg_row", format_func=labels.get,
+                     index=common.held_index("dbg_row", range(len(rows))))
     row = rows[i]
     out.update(prompt=row.prompt, row_target=row.target, source=row.source)
     return out
 
 
 def _raw_inputs() -> dict[str, Any]:
-    text = st.text_area("Prompt", key="dbg_raw", height=200)
+    text = st.text_area("Prompt", value=common.held("dbg_raw", ""), key="dbg_raw", height=200)
     return {"template_id": "", "template_text": "", "variables": {}, "prompt": text,
             "error": None, "row_target": ""}
 
@@ -233,6 +238,7 @@ def _settings() -> tuple[GenerationSettings | None, str | None]:
                if "max_prompt_tokens" in lim else "")
         max_new = c1.number_input("Max new tokens", min_value=1,
                                   max_value=common.MAX_NEW_TOKENS, step=1, key="dbg_max_new",
+                                  value=common.held("dbg_max_new", 32),
                                   help=f"1 to {common.MAX_NEW_TOKENS}.{fit}")
         mode = c2.radio("Decoding", ["Greedy", "Sampling"], key="dbg_decoding", horizontal=True)
         chat = c3.radio("Chat template", list(CHAT), format_func=CHAT.get, key="dbg_chat",
@@ -241,11 +247,13 @@ def _settings() -> tuple[GenerationSettings | None, str | None]:
         if mode == "Sampling":
             st.session_state.setdefault("dbg_temp", 0.8)
             st.session_state.setdefault("dbg_topk", 40)
-            temp = st.slider("Temperature", 0.05, 2.0, step=0.05, key="dbg_temp")
-            top_k = st.number_input("Top-k (0 = all)", 0, 1000, key="dbg_topk")
+            temp = st.slider("Temperature", 0.05, 2.0, step=0.05, key="dbg_temp",
+                             value=common.held("dbg_temp", 0.8))
+            top_k = st.number_input("Top-k (0 = all)", 0, 1000, key="dbg_topk",
+                                    value=common.held("dbg_topk", 40))
         seed = st.number_input("Seed", 0, 2**31 - 1, key="dbg_seed")
         stop_text = st.text_input(r"Stop text (\n = new line; separate several with |)",
-                                  key="dbg_stop")
+                                  value=common.held("dbg_stop", ""), key="dbg_stop")
     try:
         settings = GenerationSettings(
             max_new_tokens=int(max_new), temperature=float(temp), top_k=int(top_k),
@@ -392,17 +400,20 @@ def _analysis(view: View) -> None:
     st.session_state.setdefault("dbg_m", "grad_l2")
     c1, c2, c3 = st.columns([1.2, 1.2, 1])
     g = c1.selectbox("Segments", list(GRANULARITIES), key="dbg_g", on_change=_interacted,
+                     index=common.held_index("dbg_g", GRANULARITIES),
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
     if g == "regex":
         st.session_state.setdefault("dbg_pattern", r"\S+")
-        pattern = c1.text_input("Pattern (each match is a segment)", key="dbg_pattern")
+        pattern = c1.text_input("Pattern (each match is a segment)", key="dbg_pattern",
+                                value=common.held("dbg_pattern", r"\S+"))
     method = c2.radio("Method", list(meths), key="dbg_m", horizontal=True, on_change=_interacted,
+                      index=common.held_index("dbg_m", meths),
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
-    # An explicit default (not the slider's minimum): if the browser ever re-creates the widget
-    # it falls back to 1.0, the value every other part of the page assumes.
-    intensity = c3.slider("Intensity", 0.2, 3.0, value=1.0, step=0.1, key="dbg_intensity")
+    # The session's value as the default, never the slider's minimum (common.held).
+    intensity = c3.slider("Intensity", 0.2, 3.0, value=float(common.held("dbg_intensity", 1.0)),
+                          step=0.1, key="dbg_intensity")
     names = [n for n, p in PALETTES.items() if p.diverging == signed]
     names = names or list(PALETTES)
     pal_key = "dbg_palette_s" if signed else "dbg_palette_u"
@@ -411,8 +422,10 @@ def _analysis(view: View) -> None:
             signed) in names else names[0]
     c4, c5 = st.columns([1.2, 2])
     palette = c4.selectbox("Palette (colour-blind safe)", names, key=pal_key,
+                           index=common.held_index(pal_key, names),
                            format_func=lambda n: getattr(PALETTES[n], "label", n))
-    numbers = c5.toggle("Show numbers", key="dbg_numbers")
+    numbers = c5.toggle("Show numbers", value=bool(common.held("dbg_numbers", False)),
+                        key="dbg_numbers")
 
     try:
         segments = segment_sequence(view.seq, g, pattern)
@@ -427,6 +440,9 @@ def _analysis(view: View) -> None:
         st.error(f"The selection {format_selection(sel)} is not a segment of the output at "
                  f"this granularity (output segments are {lo}–{hi}); click a segment instead.")
         sel = st.session_state["dbg_sel"] = None
+    # Into the address bar now, before the slow part (scores, chart, prefetch): a reload or a
+    # copied address during the computation keeps the selection.
+    _write_url(view)
 
     def on_click(index: int, shift: bool) -> None:
         _interacted()
@@ -627,7 +643,8 @@ def render_debug_page() -> None:
 
 
 def _input_column() -> None:
-    source = st.radio("Prompt from", SOURCES, key="dbg_source", horizontal=True)
+    source = st.radio("Prompt from", SOURCES, key="dbg_source", horizontal=True,
+                      index=common.held_index("dbg_source", SOURCES))
     if source == "Template":
         inputs = _template_inputs()
     elif source == "Upload .jsonl":
@@ -647,10 +664,11 @@ def _input_column() -> None:
     if st.session_state.get("dbg_target_mode") not in modes:
         st.session_state["dbg_target_mode"] = "response"
     target_mode = st.radio("Explain", modes, format_func=TARGETS.get, key="dbg_target_mode",
-                           horizontal=True)
+                           index=common.held_index("dbg_target_mode", modes), horizontal=True)
     target_text = ""
     if target_mode == "typed":
-        target_text = st.text_input("Target text (e.g. ' Avoid.')", key="dbg_typed_target")
+        target_text = st.text_input("Target text (e.g. ' Avoid.')", key="dbg_typed_target",
+                                    value=common.held("dbg_typed_target", ""))
     elif target_mode == "row":
         target_text = inputs["row_target"]
         st.code(target_text, language=None, wrap_lines=True)
