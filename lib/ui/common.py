@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -195,6 +196,20 @@ def md_escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+class _DeliberateDefaults(logging.Filter):
+    """Drop Streamlit's warning that a keyed widget got a default as well as a session value:
+    `held` does that on purpose (the warning, with a stack trace, would look like a fault in the
+    server log). `global.disableWidgetStateDuplicationWarning` in the config does the same."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "created with a default value but also had its value set" not in str(record.msg)
+
+
+_POLICY_LOG = logging.getLogger("streamlit.elements.lib.policies")
+if not any(isinstance(f, _DeliberateDefaults) for f in _POLICY_LOG.filters):
+    _POLICY_LOG.addFilter(_DeliberateDefaults())
 
 
 def held(key: str, fallback: Any = None) -> Any:
