@@ -141,7 +141,7 @@ def test_mixed_precision_salience_stays_close_to_float32():
 
 def test_precision_setting_is_read_from_the_environment(monkeypatch):
     from lib.errors import InputError
-    from lib.salience.forward import default_precision
+    from lib.salience.precision import default_precision
 
     monkeypatch.delenv("STUDIO_SALIENCE_PRECISION", raising=False)
     assert default_precision() == "mixed"

@@ -28,20 +28,9 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from lib.errors import InputError
 from lib.salience.fused_ce import token_nll
-from lib.salience.gemma3_stack import PRECISIONS, Gemma3Stack
-
-
-def default_precision() -> str:
-    """`STUDIO_SALIENCE_PRECISION`: `mixed` (bfloat16 matrix products, float32 accumulation;
-    the default) or `float32` (exact to keras-hub's layers)."""
-    value = os.environ.get("STUDIO_SALIENCE_PRECISION", "mixed").strip().lower()
-    if value not in PRECISIONS:
-        raise InputError(f"STUDIO_SALIENCE_PRECISION is {value!r}; set it to one of "
-                         f"{' or '.join(PRECISIONS)} (or unset it for mixed).",
-                         field="STUDIO_SALIENCE_PRECISION")
-    return value
+from lib.salience.gemma3_stack import Gemma3Stack
+from lib.salience.precision import PRECISIONS, default_precision
 
 
 def enable_compilation_cache() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-PRECISIONS = ("float32", "mixed")
+from lib.salience.precision import PRECISIONS
 
 
 def _dot(x: jax.Array, w: jax.Array) -> jax.Array:

@@ -63,7 +63,7 @@ def settings_from_dict(d: Mapping[str, Any]) -> GenerationSettings:
 
 
 def audit_data() -> dict[str, str]:
-    """App and library versions and the date, stored with every shared run."""
+    """App and library versions, salience precision and the date, stored with every run."""
     import lib
 
     versions = {"python": platform.python_version()}
@@ -72,7 +72,14 @@ def audit_data() -> dict[str, str]:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
+    from lib.salience.precision import default_precision
+
+    try:
+        precision = default_precision()
+    except InputError:
+        precision = "invalid STUDIO_SALIENCE_PRECISION"
     return {"app_version": lib.__version__, "libraries": versions,
+            "salience_precision": precision,
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
 
 
