@@ -45,6 +45,10 @@ embeddings.
 - Scores are **relative within one view**: colours are scaled to the largest score shown, so do not
   compare colours across different selections unless the Compare page's shared scale is on.
 - Special tokens (such as `<bos>`) are hidden; they still take part in the computation.
+- On Gemma 3 the server multiplies matrices in bfloat16 (sums in float32) for speed, unless its
+  administrator set `STUDIO_SALIENCE_PRECISION=float32`. On the menu story this moves scores by
+  about 3% of the largest one, and the strongest tokens rank the same. A shared run's audit data
+  records which arithmetic was used.
 """
 
 
