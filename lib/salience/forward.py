@@ -147,8 +147,8 @@ class ModelFunctions:
             if packed is not None:  # our Gemma 3 stack: hidden states at the rows needed only
                 layer = self.backbone.token_embedding
                 hidden = self.stack.hidden_at(packed, self._scaled(x[0]), length, positions - 1)
-                return token_nll(hidden, weights[self.embedding_index], labels,
-                                 layer.logit_soft_cap)
+                table = packed.get("table", weights[self.embedding_index])
+                return token_nll(hidden, table, labels, layer.logit_soft_cap)
             with self._scope(weights):
                 hidden = self._hidden(x, padding_mask)
                 layer = self.backbone.token_embedding

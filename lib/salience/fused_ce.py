@@ -27,7 +27,9 @@ def _capped(z: jax.Array, cap: float | None) -> tuple[jax.Array, jax.Array]:
     return t * cap, 1.0 - t * t
 
 
-def _forward(hidden: jax.Array, table: jax.Array, labels: jax.Array, cap: float | None):
+def _forward(hidden: jax.Array, table, labels: jax.Array, cap: float | None):
+    if isinstance(table, (list, tuple)):
+        return _forward_blocks(hidden, table, labels, cap)
     p, d = hidden.shape
     v = table.shape[0]
     block = min(BLOCK, v)
@@ -61,10 +63,56 @@ def _forward(hidden: jax.Array, table: jax.Array, labels: jax.Array, cap: float 
     return losses, grad
 
 
+def _forward_blocks(hidden, blocks, labels, cap):
+    """The same online softmax over a table stored as separate blocks (a Python loop, unrolled
+    at trace time): each product reads its block in place, where the scan above copies every
+    block out of the table first. bfloat16 blocks give bfloat16 products with float32 sums."""
+    p, d = hidden.shape
+    dtype = jnp.promote_types(hidden.dtype, jnp.float32)
+    h = hidden.astype(dtype)
+    m = jnp.full((p,), -jnp.inf, dtype)
+    s = jnp.zeros((p,), dtype)
+    acc = jnp.zeros((p, d), dtype)
+    label_rows = jnp.zeros((p, d), dtype)
+    offset = 0
+    for rows in blocks:
+        n = rows.shape[0]
+        z, slope = _capped(_product(h, rows, (((1,), (1,)), ((), ()))), cap)
+        m_new = jnp.maximum(m, jnp.max(z, axis=1))
+        scale = jnp.exp(m - m_new)
+        e = jnp.exp(z - m_new[:, None])
+        s = s * scale + jnp.sum(e, axis=1)
+        acc = acc * scale[:, None] + _product(e * slope, rows, (((1,), (0,)), ((), ())))
+        m = m_new
+        inside = (labels >= offset) & (labels < offset + n)
+        picked = jnp.take(rows, jnp.clip(labels - offset, 0, n - 1), axis=0).astype(dtype)
+        label_rows = label_rows + jnp.where(inside[:, None], picked, 0)
+        offset += n
+    z_y, slope_y = _capped(jnp.sum(h * label_rows, axis=1), cap)
+    losses = m + jnp.log(s) - z_y
+    grad = acc / s[:, None] - slope_y[:, None] * label_rows
+    return losses, grad
+
+
+def _product(a: jax.Array, rows: jax.Array, dims) -> jax.Array:
+    """a (float32) times table rows; bfloat16 rows make it a mixed-precision product."""
+    if rows.dtype == a.dtype:
+        return jax.lax.dot_general(a, rows, dims)
+    return jax.lax.dot_general(a.astype(rows.dtype), rows, dims, preferred_element_type=a.dtype)
+
+
+def table_blocks(table: jax.Array, dtype=None, block: int | None = None) -> tuple:
+    """The table as separate arrays of `block` rows (a copy), for `token_nll`."""
+    block = block or BLOCK
+    dtype = dtype or table.dtype
+    return tuple(jnp.asarray(table[i:i + block], dtype) for i in range(0, table.shape[0], block))
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def token_nll(hidden: jax.Array, table: jax.Array, labels: jax.Array,
               cap: float | None = None) -> jax.Array:
-    """-log softmax(softcap(hidden @ table.T))[label] per row of `hidden` [P, D]."""
+    """-log softmax(softcap(hidden @ table.T))[label] per row of `hidden` [P, D]. `table` is
+    one array [V, D] or its `table_blocks`."""
     return _forward(hidden, table, labels, cap)[0]
 
 
@@ -77,7 +125,8 @@ def _bwd(cap, residuals, g):
     grad, table, labels = residuals
     # Only d(hidden) is ever needed (salience differentiates w.r.t. the input embeddings); the
     # table's cotangent is zeros that XLA drops when nothing uses them.
-    return (g[:, None] * grad).astype(grad.dtype), jnp.zeros_like(table), None
+    return ((g[:, None] * grad).astype(grad.dtype), jax.tree_util.tree_map(jnp.zeros_like, table),
+            None)
 
 
 token_nll.defvjp(_fwd, _bwd)

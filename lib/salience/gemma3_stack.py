@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lib.salience.fused_ce import table_blocks
 from lib.salience.precision import PRECISIONS
 
 
@@ -112,6 +113,7 @@ class Gemma3Stack:
         self.num_kv_heads = int(backbone.num_key_value_heads)
         self.head_dim = int(backbone.head_dim)
         self.final_norm = index[id(backbone.layer_norm.scale)]
+        self.table = index[id(backbone.token_embedding.embeddings)]
         self.final_eps = float(backbone.layer_norm.epsilon)
         self.layers = []
         for block in backbone.transformer_layers:
@@ -151,7 +153,7 @@ class Gemma3Stack:
         """Matmul-ready weights from the backbone's variable values (call outside jit, once).
 
         float32 shares the arrays (only the query projection is transposed); mixed stores the
-        projection matrices as bfloat16 (half the memory of the float32 originals).
+        projection matrices and the output table as bfloat16 copies.
         """
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -184,7 +186,12 @@ class Gemma3Stack:
             for k in ("gate", "up", "down"):
                 packed[k] = matrix(w[k])
             layers.append(packed)
-        return {"layers": layers, "final_norm": jnp.asarray(weights[self.final_norm])}
+        packed = {"layers": layers, "final_norm": jnp.asarray(weights[self.final_norm])}
+        if precision == "mixed" and jnp.asarray(weights[self.table]).dtype == jnp.float32:
+            # The output table again, as separate bfloat16 blocks (+335 MB for Gemma 3 270M):
+            # the cross-entropy then reads half the bytes and copies nothing (fused_ce.py).
+            packed["table"] = table_blocks(weights[self.table], jnp.bfloat16)
+        return packed
 
     # -- forward (traced inside jit) ----------------------------------------------------
 
