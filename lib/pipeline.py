@@ -24,6 +24,9 @@ __all__ = [
 
 ProgressFn = Callable[[float, str], None]
 BATCH_CHUNK = 8  # targets per compiled batch call: bounds memory (J backward passes at once)
+# ... and targets x tokens per call: 1536 keeps the embedded model within 3 GB peak RSS (measured:
+# 8 targets at T=256 peak 2.97 GB, 5 at T=384 3.11 GB; docs/benchmarks.md).
+BATCH_TOKENS = 1536
 _CACHE_SIZE = 4096
 
 _cache: OrderedDict[tuple, dict[str, tuple[float, ...]]] = OrderedDict()
@@ -91,8 +94,10 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
         for t in checked:
             if _key(model, seq, t) not in _cache and t not in todo:
                 todo.append(t)
-    for start in range(0, len(todo), BATCH_CHUNK):
-        chunk = todo[start:start + BATCH_CHUNK]
+    longest = max((t[-1] + 1 for t in todo), default=1)
+    step = max(1, min(BATCH_CHUNK, BATCH_TOKENS // longest))
+    for start in range(0, len(todo), step):
+        chunk = todo[start:start + step]
         l2, dot, _ = model.functions.salience(seq.ids, chunk, pad_id=model.tokenizer.pad_id)
         with _cache_lock:
             for j, t in enumerate(chunk):

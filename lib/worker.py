@@ -245,8 +245,12 @@ def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequenc
     """
     service.cancel_prefetch(owner)
     model = service.model
+    # Segments past the model's salience limit are skipped: a click on one says why, and one
+    # such segment must not fail the prefetch of the others in its batch.
+    limit = getattr(model, "max_salience_tokens", None)
     todo = [list(t) for t in targets
-            if t and (model is None or lookup(model, seq, t, method) is None)]
+            if t and (limit is None or max(t) <= limit)
+            and (model is None or lookup(model, seq, t, method) is None)]
     futures = []
     for i in range(0, len(todo), batch_size):
         chunk = todo[i:i + batch_size]

@@ -84,6 +84,21 @@ def test_salience_points_at_the_faulty_example(model, mistake):
     assert " cooked" in top3, top3
 
 
+def test_salience_token_limit_is_the_measured_one(model, rows):
+    """The stated limit (3 GB peak at this limit, docs/benchmarks.md) is the one enforced."""
+    from lib.errors import LimitError
+    from lib.models.gguf_gemma3 import SALIENCE_TOKEN_LIMITS
+    from lib.salience.precision import default_precision
+
+    limit = SALIENCE_TOKEN_LIMITS[default_precision()]
+    assert model.max_salience_tokens == limit
+    seq = pipeline.sequence_for_target(model, rows["gsm8k"]["prompt"], " and" * 400)
+    assert len(seq.tokens) > limit + 1
+    with pytest.raises(LimitError, match=f"first {limit} tokens"):
+        pipeline.salience(model, seq, [limit + 1])
+    assert len(pipeline.salience(model, seq, [limit]).scores) == len(seq.tokens)
+
+
 def test_cli_done_when_command(tmp_path, rows):
     """The issue's 'done when' command, verbatim, on the embedded model."""
     prompt_file = tmp_path / "mistake.txt"

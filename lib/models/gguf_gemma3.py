@@ -160,8 +160,22 @@ def _cache_folder() -> Path:
     return cache_dir() / f"gemma3-270m-embedded-v{CACHE_VERSION}"
 
 
+# The longest salience input (prompt + output up to the last target token) whose peak RSS stays
+# within 3 GB for this model, first call (compilation) included; see docs/benchmarks.md. Mixed
+# precision holds bfloat16 copies of the weights (+0.5 GB), so it allows fewer tokens.
+SALIENCE_TOKEN_LIMITS = {"mixed": 384, "float32": 512}
+
+
 def load_embedded(progress: ProgressFn | None = None) -> LoadedModel:
     """The embedded Gemma 3 270M, converted once and then loaded from the disk cache."""
+    model = _load_embedded(progress)
+    from lib.salience.precision import default_precision
+
+    model.max_salience_tokens = SALIENCE_TOKEN_LIMITS[default_precision()]
+    return model
+
+
+def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
     from lib.models.presets import load_preset, save_preset
 
     folder = _cache_folder()
