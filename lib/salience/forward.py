@@ -122,7 +122,7 @@ class ModelFunctions:
         (2x slower); contracting on E's own axis reads it in place.
         """
         layer = self.backbone.token_embedding
-        if not getattr(layer, "tie_weights", False) or layer.reverse_dtype is not None:
+        if not self._tied_output:
             return layer(hidden, reverse=True)
         table = layer.embeddings.value  # the scope's value inside StatelessScope
         logits = jax.lax.dot_general(hidden, table.astype(hidden.dtype),
@@ -143,15 +143,15 @@ class ModelFunctions:
         padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
         labels = ids[positions]
 
+        layer = self.backbone.token_embedding
+
         def token_losses(x):
             if packed is not None:  # our Gemma 3 stack: hidden states at the rows needed only
-                layer = self.backbone.token_embedding
                 hidden = self.stack.hidden_at(packed, self._scaled(x[0]), length, positions - 1)
                 table = packed.get("table", weights[self.embedding_index])
                 return token_nll(hidden, table, labels, layer.logit_soft_cap)
             with self._scope(weights):
                 hidden = self._hidden(x, padding_mask)
-                layer = self.backbone.token_embedding
                 if not full_vocab_logits and self._tied_output:
                     # One pass over the vocabulary table for loss and gradient (fused_ce.py).
                     return token_nll(hidden[0, positions - 1], layer.embeddings.value, labels,

@@ -28,70 +28,54 @@ def _capped(z: jax.Array, cap: float | None) -> tuple[jax.Array, jax.Array]:
 
 
 def _forward(hidden: jax.Array, table, labels: jax.Array, cap: float | None):
+    dtype = jnp.promote_types(hidden.dtype, jnp.float32)
+    h = hidden.astype(dtype)
+    p, d = h.shape
+    state = (jnp.full((p,), -jnp.inf, dtype), jnp.zeros((p,), dtype), jnp.zeros((p, d), dtype))
     if isinstance(table, (list, tuple)):
-        return _forward_blocks(hidden, table, labels, cap)
-    p, d = hidden.shape
-    v = table.shape[0]
-    block = min(BLOCK, v)
-    n_blocks = -(-v // block)
-    pad = n_blocks * block - v
-    padded = jnp.pad(table, ((0, pad), (0, 0))) if pad else table
-    blocks = padded.reshape(n_blocks, block, d)
-    valid = (jnp.arange(n_blocks * block) < v).reshape(n_blocks, block)
-    dtype = jnp.promote_types(hidden.dtype, jnp.float32)
-    h = hidden.astype(dtype)
-
-    def step(carry, inputs):
-        m, s, acc = carry
-        rows, ok = inputs
-        rows = rows.astype(dtype)
-        z, slope = _capped(jax.lax.dot_general(h, rows, (((1,), (1,)), ((), ()))), cap)
-        z = jnp.where(ok[None, :], z, -jnp.inf)
-        m_new = jnp.maximum(m, jnp.max(z, axis=1))
-        scale = jnp.exp(m - m_new)
-        e = jnp.exp(z - m_new[:, None])
-        s = s * scale + jnp.sum(e, axis=1)
-        acc = acc * scale[:, None] + (e * slope) @ rows
-        return (m_new, s, acc), None
-
-    init = (jnp.full((p,), -jnp.inf, dtype), jnp.zeros((p,), dtype), jnp.zeros((p, d), dtype))
-    (m, s, acc), _ = jax.lax.scan(step, init, (blocks, valid))
-    label_rows = table[labels].astype(dtype)
+        # Separate blocks (a Python loop, unrolled at trace time): each product reads its block
+        # in place, where the scan below copies every block out of the table first.
+        label_rows = jnp.zeros((p, d), dtype)
+        offset = 0
+        for rows in table:
+            n = rows.shape[0]
+            state = _online_step(h, rows, None, cap, state)
+            inside = (labels >= offset) & (labels < offset + n)
+            picked = jnp.take(rows, jnp.clip(labels - offset, 0, n - 1), axis=0).astype(dtype)
+            label_rows = label_rows + jnp.where(inside[:, None], picked, 0)
+            offset += n
+    else:
+        v = table.shape[0]
+        block = min(BLOCK, v)
+        n_blocks = -(-v // block)
+        pad = n_blocks * block - v
+        padded = jnp.pad(table, ((0, pad), (0, 0))) if pad else table
+        blocks = padded.reshape(n_blocks, block, d)
+        valid = (jnp.arange(n_blocks * block) < v).reshape(n_blocks, block)
+        state, _ = jax.lax.scan(lambda st, xs: (_online_step(h, *xs, cap, st), None), state,
+                                (blocks, valid))
+        label_rows = table[labels].astype(dtype)
+    m, s, acc = state
     z_y, slope_y = _capped(jnp.sum(h * label_rows, axis=1), cap)
     losses = m + jnp.log(s) - z_y
     grad = acc / s[:, None] - slope_y[:, None] * label_rows
     return losses, grad
 
 
-def _forward_blocks(hidden, blocks, labels, cap):
-    """The same online softmax over a table stored as separate blocks (a Python loop, unrolled
-    at trace time): each product reads its block in place, where the scan above copies every
-    block out of the table first. bfloat16 blocks give bfloat16 products with float32 sums."""
-    p, d = hidden.shape
-    dtype = jnp.promote_types(hidden.dtype, jnp.float32)
-    h = hidden.astype(dtype)
-    m = jnp.full((p,), -jnp.inf, dtype)
-    s = jnp.zeros((p,), dtype)
-    acc = jnp.zeros((p, d), dtype)
-    label_rows = jnp.zeros((p, d), dtype)
-    offset = 0
-    for rows in blocks:
-        n = rows.shape[0]
-        z, slope = _capped(_product(h, rows, (((1,), (1,)), ((), ()))), cap)
-        m_new = jnp.maximum(m, jnp.max(z, axis=1))
-        scale = jnp.exp(m - m_new)
-        e = jnp.exp(z - m_new[:, None])
-        s = s * scale + jnp.sum(e, axis=1)
-        acc = acc * scale[:, None] + _product(e * slope, rows, (((1,), (0,)), ((), ())))
-        m = m_new
-        inside = (labels >= offset) & (labels < offset + n)
-        picked = jnp.take(rows, jnp.clip(labels - offset, 0, n - 1), axis=0).astype(dtype)
-        label_rows = label_rows + jnp.where(inside[:, None], picked, 0)
-        offset += n
-    z_y, slope_y = _capped(jnp.sum(h * label_rows, axis=1), cap)
-    losses = m + jnp.log(s) - z_y
-    grad = acc / s[:, None] - slope_y[:, None] * label_rows
-    return losses, grad
+def _online_step(h, rows, valid, cap, state):
+    """One vocabulary block of the online softmax: running max m, sum s, and the
+    probability-weighted sum of rows acc. bfloat16 rows give bfloat16 products with float32
+    sums; `valid` masks the padding rows of a last, partial block."""
+    m, s, acc = state
+    z, slope = _capped(_product(h, rows, (((1,), (1,)), ((), ()))), cap)
+    if valid is not None:
+        z = jnp.where(valid[None, :], z, -jnp.inf)
+    m_new = jnp.maximum(m, jnp.max(z, axis=1))
+    scale = jnp.exp(m - m_new)
+    e = jnp.exp(z - m_new[:, None])
+    s = s * scale + jnp.sum(e, axis=1)
+    acc = acc * scale[:, None] + _product(e * slope, rows, (((1,), (0,)), ((), ())))
+    return m_new, s, acc
 
 
 def _product(a: jax.Array, rows: jax.Array, dims) -> jax.Array:
