@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402,F401  (sets the JAX backend)
 
-LIT_ROWS = ROOT.parent / "shared" / "peers" / "lit_prompt_examples.jsonl"
+LIT_ROWS = ROOT / "tests" / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
 
 def timed(fn, runs: int) -> tuple[float, float, object]:

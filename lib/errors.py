@@ -26,3 +26,10 @@ class LimitError(InputError):
 
 class ModelLoadError(StudioError):
     """A model spec that is unknown, not allowed, or cannot be loaded here."""
+
+
+class Cancelled(StudioError):
+    """A job stopped between its pieces because its owner cancelled it (or left)."""
+
+    def __init__(self, message: str = "Cancelled: the job was stopped before it finished.") -> None:
+        super().__init__(message)

@@ -13,7 +13,6 @@ from lib import pipeline
 from lib.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 PROMPT = "Analyze a menu item.\nSuggestion: Quiche Lorraine\nAnalysis:"
 
 

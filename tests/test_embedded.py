@@ -16,7 +16,7 @@ from lib.records import GenerationSettings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-LIT_ROWS = ROOT.parent / "shared" / "peers" / "lit_prompt_examples.jsonl"
+LIT_ROWS = ROOT / "tests" / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 STOP = GenerationSettings(max_new_tokens=48, stop=("\n\n",))
 
 

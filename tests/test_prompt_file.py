@@ -10,8 +10,7 @@ import pytest
 from lib.errors import InputError, LimitError
 from lib.prompt_file import PromptRow, parse_prompt_file
 
-LIT_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "peers" / \
-    "lit_prompt_examples.jsonl"
+LIT_FILE = Path(__file__).resolve().parent / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
 
 def test_lit_sample_file_parses_to_12_rows():

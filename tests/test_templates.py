@@ -17,8 +17,7 @@ from lib.templates import (
     template_variables,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-LIT_FILE = SHARED / "peers" / "lit_prompt_examples.jsonl"
+LIT_FILE = Path(__file__).resolve().parent / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
 
 def lit_prompts() -> dict[str, str]:

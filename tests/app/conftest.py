@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LIT_SAMPLE = ROOT.parent / "shared" / "peers" / "lit_prompt_examples.jsonl"
+LIT_SAMPLE = ROOT / "tests" / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
 
 @pytest.fixture(scope="session")
