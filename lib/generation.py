@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from lib.cancel import checkpoint
 from lib.errors import InputError, LimitError
 from lib.models.loaded_model import LoadedModel
 from lib.records import Alternative, Generation, GenerationSettings, Token, TokenSequence
 from lib.salience.forward import bucket_length
 
 MAX_NEW_TOKENS = 512
+PREFILL_CHUNK = 512  # prompt tokens per prefill call (memory: one [chunk, cache] block per layer)
 TOP_ALTERNATIVES = 5
 ProgressFn = Callable[[float, str], None]
 
@@ -136,13 +138,19 @@ def generate(
     rng = np.random.default_rng(settings.seed)
     stop_ids = {tok.eos_id} | ({tok.end_of_turn_id} if tok.end_of_turn_id is not None else set())
 
-    prefill_len = bucket_length(n_prompt)
+    # A long prompt is read in chunks of PREFILL_CHUNK tokens: attention then holds a
+    # [chunk, cache] block per layer, never [prompt, cache]. The cache is sized to need.
+    chunk = min(bucket_length(n_prompt), PREFILL_CHUNK)
+    prefill_len = -(-n_prompt // chunk) * chunk
     cache_len = max(bucket_length(total), prefill_len)
     cache = fns.empty_cache(cache_len)
     padded = [*input_ids, *([tok.pad_id] * (prefill_len - n_prompt))]
-    if progress:
-        progress(0.0, f"Reading the prompt ({n_prompt} tokens)")
-    logits, cache = fns.step(cache, padded, 0, n_prompt - 1)
+    for start in range(0, prefill_len, chunk):
+        if progress:
+            progress(0.0, f"Reading the prompt: {min(start, n_prompt):,} of {n_prompt:,} tokens")
+        checkpoint()
+        last = min(n_prompt - start, chunk) - 1
+        logits, cache = fns.step(cache, padded[start:start + chunk], start, last)
 
     new_ids: list[int] = []
     probs: list[float] = []
@@ -166,6 +174,7 @@ def generate(
             stop_reason = "stop_text"
             break
         if step + 1 < settings.max_new_tokens:
+            checkpoint()
             logits, cache = fns.step(cache, [token_id], n_prompt + step, 0)
 
     if stop_reason == "stop_text":

@@ -24,9 +24,13 @@ __all__ = [
 
 ProgressFn = Callable[[float, str], None]
 BATCH_CHUNK = 8  # targets per compiled batch call: bounds memory (J backward passes at once)
-# ... and targets x tokens per call: 1536 keeps the embedded model within 3 GB peak RSS (measured:
-# 8 targets at T=256 peak 2.97 GB, 5 at T=384 3.11 GB; docs/benchmarks.md).
+# The plain path (Gemma 1/2 on keras-hub's blocks) holds every layer's activations per target:
+# targets x tokens per call <= 1536 kept the embedded model within 3 GB when it ran that path.
 BATCH_TOKENS = 1536
+# The layered path (Gemma 3) holds a few [T, D] float32 cotangents per target while it pulls
+# them back through one layer at a time: the batch is cut so that they stay within this budget.
+BATCH_BYTES = 256 * 2**20
+COTANGENT_COPIES = 8
 _CACHE_SIZE = 4096
 
 _cache: OrderedDict[tuple, dict[str, tuple[float, ...]]] = OrderedDict()
@@ -95,10 +99,18 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
             if _key(model, seq, t) not in _cache and t not in todo:
                 todo.append(t)
     longest = max((t[-1] + 1 for t in todo), default=1)
-    step = max(1, min(BATCH_CHUNK, BATCH_TOKENS // longest))
+    step = targets_per_call(model, longest)
     for start in range(0, len(todo), step):
         chunk = todo[start:start + step]
-        l2, dot, _ = model.functions.salience(seq.ids, chunk, pad_id=model.tokenizer.pad_id)
+
+        def piece_progress(fraction: float, message: str, start=start, size=step) -> None:
+            if progress:
+                progress(min(1.0, (start + fraction * min(size, len(todo) - start)) / len(todo)),
+                         f"Salience for {len(todo)} target{'s' if len(todo) > 1 else ''}: "
+                         f"{message.lower()}")
+
+        l2, dot, _ = model.functions.salience(seq.ids, chunk, pad_id=model.tokenizer.pad_id,
+                                              progress=piece_progress)
         with _cache_lock:
             for j, t in enumerate(chunk):
                 _cache[_key(model, seq, t)] = {"grad_l2": tuple(l2[j].tolist()),
@@ -116,6 +128,15 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
             out.append(Salience(method=method, target_token_indices=tuple(t),
                                 scores=scores[method]))
     return out
+
+
+def targets_per_call(model: LoadedModel, tokens: int) -> int:
+    """How many targets one engine call takes for inputs of `tokens` tokens: a memory budget
+    (the layered path's cotangents, or the plain path's activations), at most BATCH_CHUNK."""
+    if getattr(model.functions, "layered", None) is not None:
+        per_target = COTANGENT_COPIES * tokens * model.functions.hidden_dim * 4
+        return max(1, min(BATCH_CHUNK, BATCH_BYTES // per_target))
+    return max(1, min(BATCH_CHUNK, BATCH_TOKENS // tokens))
 
 
 def cached_salience(model: LoadedModel, seq: TokenSequence, target_token_indices: Sequence[int],

@@ -84,19 +84,19 @@ def test_salience_points_at_the_faulty_example(model, mistake):
     assert " cooked" in top3, top3
 
 
-def test_salience_token_limit_is_the_measured_one(model, rows):
-    """The stated limit (3 GB peak at this limit, docs/benchmarks.md) is the one enforced."""
+def test_token_limit_is_the_measured_one_for_salience_and_generation(model, rows):
+    """One stated limit (3.5 GB peak at it, docs/benchmarks.md; tests/test_long_document.py
+    measures a whole document) for prompt + target and prompt + new tokens, enforced."""
     from lib.errors import LimitError
-    from lib.models.gguf_gemma3 import SALIENCE_TOKEN_LIMITS
-    from lib.salience.precision import default_precision
+    from lib.models.gguf_gemma3 import TOKEN_LIMIT
 
-    limit = SALIENCE_TOKEN_LIMITS[default_precision()]
-    assert model.max_salience_tokens == limit
-    seq = pipeline.sequence_for_target(model, rows["gsm8k"]["prompt"], " and" * 400)
-    assert len(seq.tokens) > limit + 1
-    with pytest.raises(LimitError, match=f"first {limit} tokens"):
-        pipeline.salience(model, seq, [limit + 1])
-    assert len(pipeline.salience(model, seq, [limit]).scores) == len(seq.tokens)
+    assert model.max_salience_tokens == model.max_prompt_tokens == TOKEN_LIMIT == 8192
+    seq = pipeline.sequence_for_target(model, rows["gsm8k"]["prompt"], " and" * 8200)
+    assert len(seq.tokens) > TOKEN_LIMIT + 1
+    with pytest.raises(LimitError, match=f"first {TOKEN_LIMIT} tokens"):
+        pipeline.salience(model, seq, [TOKEN_LIMIT + 1])
+    with pytest.raises(LimitError, match=f"limit of {TOKEN_LIMIT}"):
+        pipeline.generate(model, " and" * (TOKEN_LIMIT - 10), GenerationSettings(max_new_tokens=16))
 
 
 def test_cli_done_when_command(tmp_path, rows):

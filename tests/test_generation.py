@@ -174,3 +174,22 @@ def test_salience_cache_returns_every_method_without_recomputing(model, monkeypa
     again = pipeline.salience(model, seq, target, "grad_l2")
     assert calls == [] and again.scores == l2.scores
     assert any(s < 0 for s in dot.scores) and all(s >= 0 for s in l2.scores)
+
+
+@pytest.mark.parametrize("spec", ["tiny-gemma3", "tiny-gemma2"])
+def test_long_prompt_prefill_in_chunks_equals_one_call(spec, monkeypatch):
+    """A prompt read in chunks (as a long document is) gives the same greedy tokens and
+    probabilities as one prefill call; chunks cross the sliding window and the cache."""
+    from lib import generation
+
+    model = pipeline.get_model(spec)
+    prompt = ("Licensor hereby grants to You a perpetual, worldwide, non-exclusive, no-charge, "
+              "royalty-free, irrevocable copyright license to reproduce the Work.\n" * 3)
+    settings = GenerationSettings(max_new_tokens=12)
+    whole = pipeline.generate(model, prompt, settings)
+    monkeypatch.setattr(generation, "PREFILL_CHUNK", 32)
+    n_prompt = whole.sequence.prompt_length
+    assert n_prompt > 3 * 32
+    chunked = pipeline.generate(model, prompt, settings)
+    assert [t.id for t in chunked.sequence.tokens] == [t.id for t in whole.sequence.tokens]
+    np.testing.assert_allclose(chunked.probs, whole.probs, rtol=1e-4, atol=1e-6)

@@ -32,11 +32,13 @@ def test_batches_are_cut_by_targets_times_tokens(tiny, monkeypatch):
         return real(self, ids, chunk, **kw)
 
     monkeypatch.setattr(type(tiny.functions), "salience", counting)
-    monkeypatch.setattr(pipeline, "BATCH_TOKENS", 3 * len(seq.tokens))
+    # tiny Gemma 3 runs the layered path, whose batches are cut by a cotangent byte budget.
+    per_target = pipeline.COTANGENT_COPIES * len(seq.tokens) * tiny.functions.hidden_dim * 4
+    monkeypatch.setattr(pipeline, "BATCH_BYTES", 3 * per_target)
     batched = pipeline.salience_batch(tiny, seq, targets)
     assert calls and max(calls) == 3 and sum(calls) == len(targets)
     pipeline._cache.clear()
-    monkeypatch.setattr(pipeline, "BATCH_TOKENS", 1)  # never fewer than one target per call
+    monkeypatch.setattr(pipeline, "BATCH_BYTES", 1)  # never fewer than one target per call
     calls.clear()
     one_by_one = pipeline.salience_batch(tiny, seq, targets)
     assert calls == [1] * len(targets)

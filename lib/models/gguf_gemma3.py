@@ -7,6 +7,7 @@ keras-hub preset folder (plus our fingerprint) and loaded from there afterwards.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -19,8 +20,10 @@ from lib.models.loaded_model import LoadedModel, weights_fingerprint
 from lib.paths import cache_dir
 from lib.tokenizer import TextTokenizer
 
+log = logging.getLogger(__name__)
 EMBEDDED_NAME = "Gemma 3 270M (pretrained, embedded GGUF)"
-CACHE_VERSION = 2  # bump when the conversion changes, so old caches are rebuilt
+VOCAB_FILE = "vocabulary.spm"
+CACHE_VERSION = 3  # bump when the conversion changes, so old caches are rebuilt
 ProgressFn = Callable[[float, str], None]
 
 
@@ -99,7 +102,13 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
     head_dim = int(f("attention.key_length"))
     tensors = {t.name: t for t in reader.tensors}
     vocab = int(tensors["token_embd.weight"].shape[1])
-    backbone = keras_hub.models.Gemma3Backbone(
+    import keras
+
+    from lib.models.mapped_weights import finish_assignment
+
+    # Built with uninitialised variables: each takes its dequantised array once (no random
+    # initialisation of a 671 MB table first; see mapped_weights.py).
+    config = dict(
         vocabulary_size=vocab,
         image_size=896,
         num_layers=n_layers,
@@ -117,6 +126,8 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
         layer_norm_epsilon=float(f("attention.layer_norm_rms_epsilon")),
         dtype="float32",
     )
+    with keras.StatelessScope(initialize_variables=False):
+        backbone = keras_hub.models.Gemma3Backbone(**config)
 
     def array(name: str) -> np.ndarray:
         t = tensors[name]
@@ -153,6 +164,7 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
         if progress:
             progress(0.3 + 0.5 * (i + 1) / n_layers, f"Converted layer {i + 1} of {n_layers}")
     backbone.layer_norm.scale.assign(norm("output_norm.weight"))
+    finish_assignment(backbone)
     return backbone, vocabulary_proto(reader)
 
 
@@ -160,31 +172,40 @@ def _cache_folder() -> Path:
     return cache_dir() / f"gemma3-270m-embedded-v{CACHE_VERSION}"
 
 
-# The longest salience input (prompt + output up to the last target token) whose peak RSS stays
-# within 3 GB for this model, first call (compilation) included; see docs/benchmarks.md. Mixed
-# precision holds bfloat16 copies of the weights (+0.5 GB), so it allows fewer tokens.
-SALIENCE_TOKEN_LIMITS = {"mixed": 384, "float32": 512}
+# One limit for prompt + target (salience) and prompt + new tokens (generation): salience of a
+# whole document of this length stays within 3.5 GB peak RSS in a fresh process, load included
+# (measured; docs/benchmarks.md), at either precision.
+TOKEN_LIMIT = 8192
 
 
 def load_embedded(progress: ProgressFn | None = None) -> LoadedModel:
     """The embedded Gemma 3 270M, converted once and then loaded from the disk cache."""
     model = _load_embedded(progress)
-    from lib.salience.precision import default_precision
-
-    model.max_salience_tokens = SALIENCE_TOKEN_LIMITS[default_precision()]
+    model.max_salience_tokens = TOKEN_LIMIT
+    model.max_prompt_tokens = TOKEN_LIMIT
     return model
 
 
+def _from_cache(folder: Path) -> LoadedModel:
+    from lib.models.mapped_weights import load_mapped
+
+    backbone = load_mapped(folder)
+    return LoadedModel(spec="embedded", name=EMBEDDED_NAME, backbone=backbone,
+                       tokenizer=TextTokenizer((folder / VOCAB_FILE).read_bytes()),
+                       fingerprint=(folder / "fingerprint.txt").read_text().strip())
+
+
 def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
-    from lib.models.presets import load_preset, save_preset
+    from lib.models.mapped_weights import save_mapped
 
     folder = _cache_folder()
-    fingerprint_file = folder / "fingerprint.txt"
-    if fingerprint_file.is_file():
+    if (folder / "fingerprint.txt").is_file():
         if progress:
             progress(0.2, "Loading the converted model from the cache")
-        return load_preset(str(folder), spec="embedded", name=EMBEDDED_NAME,
-                           chat_template=False, fingerprint=fingerprint_file.read_text().strip())
+        try:
+            return _from_cache(folder)
+        except (OSError, ValueError) as err:  # a damaged cache: convert again (same weights)
+            log.warning("embedded model cache %s unreadable (%s); converting again", folder, err)
     if progress:
         progress(0.0, "Converting the embedded GGUF model (first run only, ~30 s)")
     backbone, proto = convert(_gguf_path(), progress)
@@ -192,14 +213,21 @@ def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
                         tokenizer=TextTokenizer(proto), fingerprint=weights_fingerprint(backbone))
     if progress:
         progress(0.85, "Saving the converted model to the cache")
-    # Write into a temporary folder and rename, so a crash never leaves a half-written cache.
+    # Write into a temporary folder and rename, so a crash never leaves a half-written cache
+    # (and a mapped file is never rewritten in place).
+    folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
     try:
-        save_preset(model, tmp)
+        save_mapped(backbone, tmp)
+        (tmp / VOCAB_FILE).write_bytes(proto)
         (tmp / "fingerprint.txt").write_text(model.fingerprint)
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)  # the model still works; only the cache failed
-    return model
+        return model
+    for old in range(1, CACHE_VERSION):  # earlier formats of the same weights (1 GB each)
+        shutil.rmtree(cache_dir() / f"gemma3-270m-embedded-v{old}", ignore_errors=True)
+    del model, backbone
+    return _from_cache(folder)  # mapped from the files: the converted copies are freed

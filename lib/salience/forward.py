@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -28,8 +28,10 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
+from lib.salience.blocked_attention import block_size, padded_length
 from lib.salience.fused_ce import token_nll
 from lib.salience.gemma3_stack import Gemma3Stack
+from lib.salience.layered import LayeredSalience
 from lib.salience.precision import PRECISIONS, default_precision
 
 
@@ -81,6 +83,8 @@ class ModelFunctions:
         # Gemma 3 runs on our own stack (gemma3_stack.py); other families on keras-hub's blocks.
         self.stack = Gemma3Stack(backbone, self.variables) if Gemma3Stack.supports(backbone) \
             else None
+        self.layered = LayeredSalience(self.stack, self.embedding_index,
+                                       layer.logit_soft_cap) if self.stack is not None else None
         self._packed: dict[str, Any] | None = None
         self._pack_lock = threading.Lock()
         self._salience = jax.jit(self._salience_impl, static_argnames=("full_vocab_logits",))
@@ -176,6 +180,8 @@ class ModelFunctions:
         self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0,
         truncate: bool = True, weights: Sequence[jax.Array] | None = None,
         full_vocab_logits: bool = False, precision: str | None = None,
+        layered: bool | None = None, progress: Callable[[float, str], None] | None = None,
+        block: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """grad_l2 [J, N], grad_dot_input [J, N] and summed target loss [J] for each target (a
         set of token indices >= 1) over all N = `len(ids)` tokens.
@@ -184,7 +190,17 @@ class ModelFunctions:
         tokens cannot influence it (their scores are exactly 0). `weights` replaces the model's
         weights (same shapes), e.g. for finite-difference checks; `precision` overrides the
         model's (`float32` or `mixed`; Gemma 3 only).
+
+        Gemma 3 runs the layered path (layered.py: pieces per layer, blocked attention, memory
+        linear in length, cancellable between pieces) at every length; `layered=False` runs the
+        plain single-call path instead, which tests compare it with. Other families always run
+        the plain path over keras-hub's blocks. `block` overrides the attention block size
+        (tests use small ones so that blocks and windows are crossed at a few dozen tokens).
         """
+        layered = self.layered is not None and not full_vocab_logits if layered is None \
+            else layered
+        if layered and self.layered is None:
+            raise ValueError("the layered path needs a Gemma 3 backbone")
         n = len(ids)
         targets = [sorted(set(int(p) for p in t)) for t in targets]
         if not targets or any(not t for t in targets):
@@ -194,7 +210,13 @@ class ModelFunctions:
         positions = sorted(set(p for t in targets for p in t))
         cut = max(positions) if truncate else n - 1  # inputs 0..cut-1 predict every target
         # A finer bucket than generation's: padding costs salience time in proportion.
-        t_pad = bucket_length(cut + 1, step=32)
+        if layered and block:
+            t_pad = -(-(cut + 1) // block) * block
+        elif layered:
+            t_pad = padded_length(cut + 1)
+            block = block_size(t_pad)
+        else:
+            t_pad = bucket_length(cut + 1, step=32)
         p_pad = bucket_count(len(positions))
         ids_arr = np.full(t_pad, pad_id, dtype=np.int32)
         ids_arr[: cut + 1] = np.asarray(ids[: cut + 1], dtype=np.int32)
@@ -209,8 +231,12 @@ class ModelFunctions:
         weights = self.weights if weights is None else list(weights)
         # The naive benchmark variant keeps keras-hub's full forward.
         packed = None if full_vocab_logits else self._packed_for(weights, precision)
-        l2, dot, loss = self._salience(weights, packed, ids_arr, np.int32(cut + 1), pos_arr, matrix,
-                                       full_vocab_logits=full_vocab_logits)
+        if layered:
+            l2, dot, loss = self.layered.run(weights, packed, ids_arr, cut + 1, pos_arr, matrix,
+                                             block, progress)
+        else:
+            l2, dot, loss = self._salience(weights, packed, ids_arr, np.int32(cut + 1), pos_arr,
+                                           matrix, full_vocab_logits=full_vocab_logits)
         l2 = np.asarray(l2, dtype=np.float64)[: len(targets)]
         dot = np.asarray(dot, dtype=np.float64)[: len(targets)]
         full_l2 = np.zeros((len(targets), n))

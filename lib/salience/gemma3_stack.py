@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lib.salience.blocked_attention import blocked_attention
 from lib.salience.fused_ce import table_blocks
 from lib.salience.precision import PRECISIONS
 
@@ -198,7 +199,8 @@ class Gemma3Stack:
     def hidden_at(self, packed: dict[str, Any], x: jax.Array, length: jax.Array,
                   rows: jax.Array) -> jax.Array:
         """Final-norm hidden states [R, D] at `rows`, from the scaled input embeddings x [T, D]
-        (T padded; `length` real tokens)."""
+        (T padded; `length` real tokens), in one traced function with dense T x T masks: the
+        plain path, which the layered one (lib/salience/layered.py) is checked against."""
         t = x.shape[0]
         dtype = jnp.promote_types(x.dtype, jnp.float32)
         i = jnp.arange(t)
@@ -216,17 +218,69 @@ class Gemma3Stack:
             if spec["rope"] not in tables:
                 tables[spec["rope"]] = _rope_tables(t, self.head_dim, *spec["rope"], dtype)
             cos, sin = tables[spec["rope"]]
-            x = self._layer(spec, w, x, mask, cos, sin, rows if k == n - 1 else None)
+            last = k == n - 1
+            x = self._layer(spec, w, x, cos, sin, rows if last else None,
+                            _dense(mask[rows] if last else mask, spec["soft_cap"]))
         return _rms_norm(x, packed["final_norm"], self.final_eps)
 
-    def _layer(self, spec, w, x, mask, cos, sin, rows):
+    # -- the layered path's pieces (each traced in its own compiled call) ---------------
+
+    def spec_key(self, k: int) -> tuple:
+        """What makes layer k's compiled piece differ from another's (weights are arguments)."""
+        s = self.layers[k]
+        return (s["eps"], s["sliding"], s["window"], s["rope"], s["soft_cap"], s["qk_norm"],
+                s["query_scale"])
+
+    def blocked_layer(self, k: int, w: dict[str, Any], x: jax.Array, length: jax.Array,
+                      block: int) -> jax.Array:
+        """Layer k over every row of x [T, D], attention in blocks (no T x T array)."""
+        return self.mlp_half(k, w, self.attention_half(k, w, x, length, block))
+
+    def attention_half(self, k: int, w: dict[str, Any], x: jax.Array, length: jax.Array,
+                       block: int) -> jax.Array:
+        """Layer k up to and including the attention residual: x [T, D] -> x_mid [T, D]."""
+        spec = self.layers[k]
+        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        cos, sin = _rope_tables(x.shape[0], self.head_dim, *spec["rope"], dtype)
+        window = spec["window"] if spec["sliding"] else None
+
+        # Mixed precision (bfloat16 weights) multiplies in bfloat16 inside attention too.
+        low = w["q"].dtype if w["q"].dtype != x.dtype else None
+
+        def attend(q, key, value):
+            return blocked_attention(q, key, value, length, window, spec["soft_cap"], block, low)
+
+        return self._attention(spec, w, x, cos, sin, None, attend)
+
+    def mlp_half(self, k: int, w: dict[str, Any], x: jax.Array) -> jax.Array:
+        """Layer k's feed-forward block with its residual; row-wise, so rows may go in chunks."""
+        return self._mlp(self.layers[k], w, x)
+
+    def last_layer_rows(self, w: dict[str, Any], final_norm: jax.Array, x: jax.Array,
+                        length: jax.Array, rows: jax.Array) -> jax.Array:
+        """The last layer (weights `w`) at `rows` only, dense over R x T, then the final norm:
+        hidden [R, D]."""
+        spec = self.layers[-1]
+        t = x.shape[0]
+        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        cos, sin = _rope_tables(t, self.head_dim, *spec["rope"], dtype)
+        cols = jnp.arange(t)[None, :]
+        mask = (cols <= rows[:, None]) & (cols < length)
+        if spec["sliding"]:
+            mask &= rows[:, None] - cols < spec["window"]
+        x = self._layer(spec, w, x, cos, sin, rows, _dense(mask, spec["soft_cap"]))
+        return _rms_norm(x, final_norm, self.final_eps)
+
+    def _layer(self, spec, w, x, cos, sin, rows, attend):
+        return self._mlp(spec, w, self._attention(spec, w, x, cos, sin, rows, attend))
+
+    def _attention(self, spec, w, x, cos, sin, rows, attend):
         eps, h = spec["eps"], self.head_dim
         t = x.shape[0]
         normed = _rms_norm(x, w["pre_att"], eps)
         q_in = normed if rows is None else normed[rows]
         residual = x if rows is None else x[rows]
         q_cos, q_sin = (cos, sin) if rows is None else (cos[rows], sin[rows])
-        q_mask = mask if rows is None else mask[rows]
         q = _dot(q_in, w["q"]).reshape(q_in.shape[0], self.num_heads, h)
         k = _dot(normed, w["k"]).reshape(t, self.num_kv_heads, h)
         v = _dot(normed, w["v"]).reshape(t, self.num_kv_heads, h)
@@ -237,18 +291,28 @@ class Gemma3Stack:
         k = _rope(k, cos, sin)
         groups = self.num_heads // self.num_kv_heads
         q = q.reshape(q.shape[0], self.num_kv_heads, groups, h)
-        logits = jnp.einsum("tkgh,skh->kgts", q, k)
-        if spec["soft_cap"] is not None:
-            cap = spec["soft_cap"]
-            logits = jnp.tanh(logits / cap) * cap
-        soft_dtype = jnp.promote_types(logits.dtype, jnp.float32)
-        # A large finite value, not -inf: padding rows past a sliding window see no key at all,
-        # and must stay finite (0 * NaN in the next product would poison every row).
-        logits = jnp.where(q_mask[None, None], logits.astype(soft_dtype), -1e30)
-        probs = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
-        attended = jnp.einsum("kgts,skh->tkgh", probs, v).reshape(q.shape[0], self.num_heads * h)
-        x = residual + _rms_norm(_dot(attended, w["o"]), w["post_att"], eps)
+        attended = attend(q, k, v).reshape(q.shape[0], self.num_heads * h)
+        return residual + _rms_norm(_dot(attended, w["o"]), w["post_att"], eps)
+
+    def _mlp(self, spec, w, x):
+        eps = spec["eps"]
         normed = _rms_norm(x, w["pre_ffw"], eps)
         hidden = jax.nn.gelu(_dot(normed, w["gate"]), approximate=True) * _dot(normed, w["up"])
         return x + _rms_norm(_dot(hidden, w["down"]), w["post_ffw"], eps)
 
+
+def _dense(mask: jax.Array, soft_cap: float | None):
+    """Plain masked attention over a [R, T] (or [T, T]) mask: q [R, K, G, H] -> [R, K, G, H]."""
+
+    def attend(q, k, v):
+        logits = jnp.einsum("tkgh,skh->kgts", q, k)
+        if soft_cap is not None:
+            logits = jnp.tanh(logits / soft_cap) * soft_cap
+        soft_dtype = jnp.promote_types(logits.dtype, jnp.float32)
+        # A large finite value, not -inf: padding rows past a sliding window see no key at
+        # all, and must stay finite (0 * NaN in the next product would poison every row).
+        logits = jnp.where(mask[None, None], logits.astype(soft_dtype), -1e30)
+        probs = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+        return jnp.einsum("kgts,skh->tkgh", probs, v)
+
+    return attend
