@@ -255,7 +255,8 @@ class FoldRun:
     start: int
     end: int
     positions: tuple[int, ...]  # indices into the `paragraphs` list
-    max_share: float  # the largest share among them (< the fold threshold)
+    max_share: float  # the largest share among them (< threshold)
+    threshold: float  # the `below_share` they were folded under
 
 
 def fold_paragraphs(
@@ -300,6 +301,7 @@ def fold_paragraphs(
                     end=paragraphs[current[-1]].end,
                     positions=tuple(current),
                     max_share=max(_magnitude(scores[k]) for k in current) / peak,
+                    threshold=threshold,
                 )
             )
             current.clear()

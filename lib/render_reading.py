@@ -169,8 +169,9 @@ def render_document_overlay_html(
                 pos = run.start
             n = len(run.positions)
             label = (
-                f"{n} paragraph{'s' if n != 1 else ''} folded: each below the fold share "
-                f"(the highest {_percent(run.max_share)} of the top paragraph). Open to read."
+                f"{n} paragraph{'s' if n != 1 else ''} folded: each under "
+                f"{_percent(run.threshold)} of the top paragraph's salience (at most "
+                f"{_percent(run.max_share)}). Open to read."
             )
             out.append(
                 f'<details class="fold" data-fold-start="{run.start}" data-fold-end="{run.end}">'

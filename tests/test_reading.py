@@ -183,7 +183,7 @@ def test_fold_decisions(apache):
     for r in runs:  # maximal runs of consecutive folded paragraphs
         assert list(r.positions) == list(range(r.positions[0], r.positions[-1] + 1))
         assert (r.start, r.end) == (paras[r.positions[0]].start, paras[r.positions[-1]].end)
-        assert r.max_share < 0.5
+        assert r.max_share < 0.5 and r.threshold == 0.5
     for a, b in zip(runs, runs[1:], strict=False):
         assert b.positions[0] > a.positions[-1] + 1
     assert fold_paragraphs(paras, scores, below_share=0) == []
@@ -266,6 +266,7 @@ def test_folded_overlay_keeps_every_character_and_anchors(apache):
     body = out.split("</style>", 1)[1]
     assert "".join(collect(body).text) == APACHE  # summaries aside, the text is all there
     assert c.tags.count("details") == len(runs)
+    assert "folded: each under 30 % of the top paragraph&#x27;s salience" in body
     assert len(c.ids) == len(set(c.ids)) == sum(s.in_prompt for s in segs)
     assert c.ids[0] == "doc-" + anchor_id(segs[0].index)
     # The folded text is inside <details>, the rest is not.
