@@ -278,3 +278,27 @@ def test_upload_types_and_pasted_text():
     with pytest.raises(DocumentLimitError) as info:
         pasted_document(MPL, max_chars=1_000)
     assert_document_error(info.value, "pasted text", "1,000")
+
+
+def test_docx_external_entities_are_not_resolved():
+    # A hostile .docx whose XML declares an entity reading a local file (XXE) and an internal
+    # one: neither is expanded, so no file content can reach the prompt.
+    secret = ROOT / "tests" / "fixtures" / "documents" / "mpl-2.0.txt"
+    src = zipfile.ZipFile(io.BytesIO(make_docx(["PLACEHOLDER"])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                doctype = (
+                    f'<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "{secret.as_uri()}">'
+                    '<!ENTITY lol "lollollol">]>'
+                ).encode()
+                body = body.replace(b"?>", b"?>" + doctype, 1)
+                body = body.replace(b"PLACEHOLDER", b"Start &xxe; middle &lol; end")
+            z.writestr(info, body)
+    try:
+        text = extract_text("xxe.docx", out.getvalue()).text
+    except DocumentError as exc:  # refusing the file is fine too
+        text = str(exc)
+    assert "Mozilla Public License" not in text and "lollollol" not in text
