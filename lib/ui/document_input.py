@@ -89,8 +89,9 @@ def document_input(name: str, *, key: str, default: str = "", height: int = 220)
     if key not in st.session_state:
         st.session_state[key] = default
     up_key = f"{key}__file"
+    shown = common.md_escape(name)  # labels are Markdown; a name like _x_ must stay literal
     st.file_uploader(
-        f"Upload a document for {{{name}}} (.txt, .md, .pdf with a text layer, .docx; up to "
+        f"Upload a document for {shown} (.txt, .md, .pdf with a text layer, .docx; up to "
         f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MB)",
         type=upload_types(),
         key=up_key,
@@ -101,7 +102,7 @@ def document_input(name: str, *, key: str, default: str = "", height: int = 220)
     if error:
         common.show_error(error)
     text = st.text_area(
-        f"{name} (a document: paste it here, or upload it above)",
+        f"{shown} (a document: paste it here, or upload it above)",
         value=common.held(key, default),
         key=key,
         height=height,
