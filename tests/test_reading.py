@@ -360,3 +360,39 @@ def test_report_keeps_the_jump_list(apache):
         settings={}, audit={},
     )
     assert "jump-list" not in plain
+
+
+def test_signed_scores_rank_by_magnitude_and_keep_their_sign(apache):
+    paras = segment_sequence(apache, "paragraphs")
+    positive = segment_scores(paras, word_scores(apache))
+    # Grad·Input-style: the same magnitudes, every other paragraph pushing the other way.
+    signed = [v if k % 2 else -v for k, v in enumerate(positive)]
+    a = rank_segments(paras, positive, top_n=5)
+    b = rank_segments(paras, signed, top_n=5)
+    assert [r.segment_index for r in a] == [r.segment_index for r in b]
+    assert [r.share for r in a] == [r.share for r in b]
+    assert [r.score for r in b] == [signed[r.position] for r in b]
+    assert any(r.score < 0 for r in b) and any(r.score > 0 for r in b)
+    scale = colour_scale(signed, signed=True)
+    jump = render_jump_list_html(apache, b, scale, palette="puor")
+    swatches = re.findall(r'class="swatch" style="background-color:(#[0-9a-f]{6})"', jump)
+    neg = [s for r, s in zip(b, swatches, strict=True) if r.score < 0]
+    pos = [s for r, s in zip(b, swatches, strict=True) if r.score > 0]
+    assert not set(neg) & set(pos)  # the two arms of the diverging palette
+
+
+def test_two_views_on_one_page_have_distinct_anchors(apache):
+    segs = segment_sequence(apache, "paragraphs")
+    token_scores = word_scores(apache)
+    scores = segment_scores(segs, token_scores)
+    views = [
+        render_reading_view_html(apache, segs, scores, None, token_scores, palette="blues",
+                                 prefix=p, include_style=False)
+        for p in ("v1-", "v2-")
+    ]
+    c1, c2 = collect(views[0]), collect(views[1])
+    assert not set(c1.ids) & set(c2.ids)
+    assert {h[1:] for h in c1.hrefs} <= set(c1.ids)
+    assert {h[1:] for h in c2.hrefs} <= set(c2.ids)
+    with pytest.raises(ValueError):
+        anchor_id(3, prefix='x" onclick="')
