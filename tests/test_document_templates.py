@@ -22,7 +22,7 @@ MPL = (Path(__file__).resolve().parent / "fixtures" / "documents" / "mpl-2.0.txt
 )
 # md5 of https://www.apache.org/licenses/LICENSE-2.0.txt (also Debian's common-licenses copy).
 APACHE_MD5 = "3b83ef96387f14655fc854ddc3c6bd57"
-MPL_MD5 = "815ca599c9df247a0c7f619bab123dad"  # https://www.mozilla.org/media/MPL/2.0/index.txt
+MPL_MD5 = "815ca599c9df247a0c7f619bab123dad"  # Debian's /usr/share/common-licenses/MPL-2.0
 
 
 def test_sample_documents_are_the_exact_licence_texts():
