@@ -8,8 +8,9 @@ plain identifier, and `{{` / `}}` for literal braces. We parse it ourselves beca
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lib.errors import InputError
 
@@ -27,6 +28,8 @@ class PromptTemplate:
     defaults: tuple[tuple[str, str], ...]
     stop: tuple[str, ...]
     description: str
+    # Variables meant to hold a whole document (paste or upload; see lib.documents).
+    document_variables: tuple[str, ...] = ()
 
     def default_values(self) -> dict[str, str]:
         return dict(self.defaults)
@@ -165,6 +168,30 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
+def is_document_variable(name: str, declared: Sequence[str] = ()) -> bool:
+    """True for a variable that takes a document: declared by its template, or named
+    `document` / `*_document` (so the convention also works in templates people type)."""
+    return name in declared or name == "document" or name.endswith("_document")
+
+
+def document_variables(text: str, declared: Sequence[str] = ()) -> list[str]:
+    """The variables of `text` that take a document, in order (see `is_document_variable`)."""
+    return [n for n in template_variables(text) if is_document_variable(n, declared)]
+
+
+# --- Sample documents -----------------------------------------------------------------------
+
+ASSETS_DIR = Path(__file__).resolve().parent / "templates_assets"
+# The Apache License 2.0, verbatim (https://www.apache.org/licenses/LICENSE-2.0.txt, md5
+# 3b83ef96387f14655fc854ddc3c6bd57): a real, freely redistributable legal text of ~2,700 tokens.
+APACHE_LICENSE_FILE = ASSETS_DIR / "apache-2.0.txt"
+
+
+def sample_document(filename: str = "apache-2.0.txt") -> str:
+    """The text of a bundled sample document (UTF-8, read from lib/templates_assets/)."""
+    return (ASSETS_DIR / filename).read_text("utf-8")
+
+
 # --- The built-in library -------------------------------------------------------------------
 
 # LIT's prompt-debugging story (the menu-item few-shot prompt): three variants that differ
@@ -212,7 +239,7 @@ def _menu(first_recommendation: str, principles: bool) -> str:
     return _MENU_HEAD + (_MENU_PRINCIPLES if principles else "") + body
 
 
-BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
+_SHORT_TEMPLATES: tuple[PromptTemplate, ...] = (
     PromptTemplate(
         id="fewshot-mistake",
         title="Menu item: few-shot with a mistake",
@@ -294,6 +321,68 @@ BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
         description="Arithmetic reasoning in numbered steps; check which numbers each step uses.",
     ),
 )
+
+_APACHE = sample_document()
+
+# Whole-document prompts (issue 9): a document variable filled with a real licence text.
+_DOCUMENT_TEMPLATES: tuple[PromptTemplate, ...] = (
+    PromptTemplate(
+        id="policy-compliance",
+        title="Does this case comply with the policy?",
+        text=(
+            "Read the policy and the case below. Does the case comply with the policy? Answer "
+            '"Yes" or "No", then name the section of the policy that decides it and say why '
+            "in one sentence.\n\n"
+            "Policy:\n{policy_document}\n\n"
+            "Case: {case}\n\n"
+            "Answer:"
+        ),
+        defaults=(
+            ("policy_document", _APACHE),
+            (
+                "case",
+                "A company ships a modified copy of software licensed under this policy inside "
+                "its product. It deleted the original NOTICE file, did not mark which files it "
+                "changed, and gives customers no copy of the license.",
+            ),
+        ),
+        stop=_BLANK_LINE,
+        description=(
+            "A whole policy (the Apache License 2.0 by default: paste or upload your own) and "
+            "one case. Switch to paragraphs and check that the answer rests on the "
+            "redistribution section (4), not on the title or the definitions."
+        ),
+        document_variables=("policy_document",),
+    ),
+    PromptTemplate(
+        id="contract-question",
+        title="Answer a question about a contract",
+        text=(
+            "Answer the question using only the contract below. Quote the sentence of the "
+            "contract that supports your answer.\n\n"
+            "Contract:\n{document}\n\n"
+            "Question: {question}\n\n"
+            "Answer:"
+        ),
+        defaults=(
+            ("document", _APACHE),
+            (
+                "question",
+                "I received the software under this license. What happens to my patent "
+                "license if I sue someone, claiming that the software infringes my patent?",
+            ),
+        ),
+        stop=_BLANK_LINE,
+        description=(
+            "Question answering over a whole contract (the Apache License 2.0 by default: "
+            "paste or upload your own). The answer should rest on the patent-termination "
+            "sentence of section 3; the jump list shows whether it does."
+        ),
+        document_variables=("document",),
+    ),
+)
+
+BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = _SHORT_TEMPLATES + _DOCUMENT_TEMPLATES
 
 _BY_ID = {t.id: t for t in BUILTIN_TEMPLATES}
 
