@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib.worker import ModelService
+from lib.worker import PRIORITY_PREFETCH, ModelService
 
 SPEC_KEY = "studio_model_spec"
 
@@ -22,7 +22,15 @@ def _load(spec: str | None, progress: Any = None) -> Any:
 def _service(spec: str) -> ModelService:
     svc = ModelService(spec, _load)
     svc.start()
+    if os.environ.get("STUDIO_WARMUP", "1") != "0":
+        svc.submit(_warm_up, priority=PRIORITY_PREFETCH, owner="server-warmup")
     return svc
+
+
+def _warm_up(model: Any) -> Any:
+    from lib.warmup import warm_up  # the built-in templates' first shapes, compiled early
+
+    return warm_up(model)
 
 
 def allowed_specs() -> list[str]:

@@ -17,8 +17,11 @@ def studio_env(tmp_path_factory: pytest.TempPathFactory):
     """STUDIO_MODEL=tiny and a fresh STUDIO_DATA_DIR for the whole session; model loaded once."""
     data = tmp_path_factory.mktemp("studio-data")
     old = {k: os.environ.get(k) for k in ("STUDIO_MODEL", "STUDIO_DATA_DIR",
-                                          "STUDIO_ALLOWED_MODELS")}
+                                          "STUDIO_ALLOWED_MODELS", "STUDIO_WARMUP")}
     os.environ["STUDIO_MODEL"] = "tiny"
+    # Page tests count and order model jobs; the server's background warm-up (lib/warmup.py,
+    # tested on its own) would add its own.
+    os.environ["STUDIO_WARMUP"] = "0"
     os.environ["STUDIO_DATA_DIR"] = str(data)
     os.environ.pop("STUDIO_ALLOWED_MODELS", None)
     from lib import pipeline
