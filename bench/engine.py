@@ -5,7 +5,8 @@
 Medians of several runs; "first" is the first call in a fresh process (includes compilation).
 The floor = FLOPs strictly needed for one segment's salience (forward over the tokens up to the
 last target, logits at the target positions only, backward to the activations without weight
-gradients) / the rate of a 1024^3 float32 matmul measured in this process.
+gradients) / the rate of a 1024^3 matmul measured in this process, in float32 and in bfloat16
+(float32 sums): mixed precision is reported against both.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402,F401  (sets the JAX backend)
+from bench.floor import matmul_rate, salience_flops  # noqa: E402
 
 LIT_ROWS = ROOT / "tests" / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
@@ -41,43 +43,6 @@ def timed(fn, runs: int) -> tuple[float, float, object]:
         result = fn()
         times.append(time.perf_counter() - t)
     return first, statistics.median(times), result
-
-
-def matmul_rate() -> float:
-    import jax
-    import jax.numpy as jnp
-
-    a = jnp.ones((1024, 1024), jnp.float32)
-    f = jax.jit(lambda x, y: x @ y)
-    f(a, a).block_until_ready()
-    times = []
-    for _ in range(20):
-        t = time.perf_counter()
-        f(a, a).block_until_ready()
-        times.append(time.perf_counter() - t)
-    return 2 * 1024**3 / statistics.median(times)
-
-
-def salience_flops(backbone, n_tokens: int, n_targets: int) -> float:
-    """Forward + backward-to-activations FLOPs for one target set over `n_tokens` inputs."""
-    d, heads, kv, hd = (
-        backbone.hidden_dim,
-        backbone.num_query_heads,
-        backbone.num_key_value_heads,
-        backbone.head_dim,
-    )
-    ff, layers, vocab = backbone.intermediate_dim, backbone.num_layers, backbone.vocabulary_size
-    per_token = layers * 2 * (d * heads * hd + 2 * d * kv * hd + heads * hd * d + 3 * d * ff)
-    window = getattr(backbone, "sliding_window_size", n_tokens) or n_tokens
-    attn = 0.0
-    for layer in backbone.transformer_layers:
-        span = min(window, n_tokens) if layer.use_sliding_window_attention else n_tokens
-        # causal: on average half the keys (capped by the window), QK^T and AV
-        attn += 2 * 2 * heads * hd * n_tokens * min(span, n_tokens / 2)
-    forward = per_token * n_tokens + attn + 2 * d * vocab * n_targets
-    # Backward to activations: one matmul per forward matmul (dX = dY W^T), two for attention.
-    backward = per_token * n_tokens + 2 * attn + 2 * d * vocab * n_targets
-    return forward + backward
 
 
 def rss_gb() -> float:
@@ -155,7 +120,8 @@ def main() -> None:
     t = time.perf_counter()
     model = pipeline.get_model(args.model)
     results.append(("load (this process)", f"{time.perf_counter() - t:.2f} s", "", ""))
-    rate = matmul_rate()
+    rate = matmul_rate("float32")
+    rate_bf16 = matmul_rate("bfloat16")
 
     settings = GenerationSettings(max_new_tokens=48)
     first, warm, gen = timed(lambda: pipeline.generate(model, prompt, settings), args.runs)
@@ -176,6 +142,7 @@ def main() -> None:
     n_upto = max(target) + 1
     flops = salience_flops(model.backbone, max(target), len(target))
     floor = flops / rate
+    floor_bf16 = flops / rate_bf16
     fns = model.functions
     ids = seq.ids
 
@@ -193,7 +160,8 @@ def main() -> None:
             f"{fns.precision})",
             f"{warm:.2f} s",
             f"{first:.2f} s",
-            f"{warm / floor:.2f}x floor",
+            f"{warm / floor:.2f}x floor at the float32 rate, {warm / floor_bf16:.2f}x at the "
+            "bfloat16 rate",
         )
     )
     precision = fns.precision
@@ -254,7 +222,8 @@ def main() -> None:
             "floor for the one-segment case",
             f"{floor:.2f} s",
             "",
-            f"{flops / 1e9:.1f} GFLOP at {rate / 1e9:.0f} GFLOP/s (1024^3 matmul)",
+            f"{flops / 1e9:.1f} GFLOP at {rate / 1e9:.0f} GFLOP/s (float32 1024^3 matmul); "
+            f"{floor_bf16:.2f} s at {rate_bf16 / 1e9:.0f} GFLOP/s (bfloat16)",
         )
     )
     results.append(
