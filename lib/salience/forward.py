@@ -85,11 +85,12 @@ class ModelFunctions:
             else None
         self.layered = LayeredSalience(self.stack, self.embedding_index,
                                        layer.logit_soft_cap) if self.stack is not None else None
-        self._packed: dict[str, Any] | None = None
+        self._packed: dict[str, Any] = {}
         self._pack_lock = threading.Lock()
         self._salience = jax.jit(self._salience_impl, static_argnames=("full_vocab_logits",))
         self._logits_at = jax.jit(self._logits_at_impl)
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
+        self._stack_step = jax.jit(self._stack_step_impl, donate_argnums=(2,))
         self._target_loss = None  # built on first use (tests only)
 
     # -- shared pieces (traced inside jit) -------------------------------------------------
@@ -105,12 +106,14 @@ class ModelFunctions:
         if self.stack is None:
             return None
         precision = precision or self.precision
-        if weights is not self.weights or precision != self.precision:
+        if weights is not self.weights:
             return self.stack.pack(list(weights), precision)
+        # One packing per precision for the model's own weights (generation runs float32, the
+        # salience default mixed); float32 shares the arrays but for the query projection.
         with self._pack_lock:
-            if self._packed is None:
-                self._packed = self.stack.pack(self.weights, self.precision)
-            return self._packed
+            if precision not in self._packed:
+                self._packed[precision] = self.stack.pack(self.weights, precision)
+            return self._packed[precision]
 
     def _hidden(self, x_emb: jax.Array, padding_mask: jax.Array) -> jax.Array:
         """Final-norm hidden states from looked-up embeddings (call inside `_scope`)."""
@@ -307,6 +310,8 @@ class ModelFunctions:
         b = self.backbone
         shape = (1, length, int(b.num_key_value_heads), int(b.head_dim))
         dtype = self.weights[self.embedding_index].dtype
+        if self.stack is not None:
+            return self.stack.empty_cache(length, dtype)
         if self.is_gemma3:
             return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(b.num_layers)]
         return [jnp.zeros((1, 2, *shape[1:]), dtype) for _ in range(b.num_layers)]
@@ -323,8 +328,23 @@ class ModelFunctions:
             logits = self._logits(hidden)[0, 0]
         return logits.astype(jnp.float32), new_cache
 
+    def _stack_step_impl(self, weights, packed, cache, ids, index, last):
+        """The same step on our Gemma 3 stack (float32 weights): keras-hub's cached attention
+        builds cache x cache masks, which made an 8k-token prefill take minutes."""
+        x = self._scaled(jnp.take(weights[self.embedding_index], ids, axis=0))
+        hidden, new_cache = self.stack.cached_step(packed, cache, x, index, last)
+        with self._scope(weights):
+            logits = self._logits(hidden[None])[0]
+        return logits.astype(jnp.float32), new_cache
+
     def step(self, cache: list[Any], ids: Sequence[int], index: int, last: int):
         """Run one cached step; returns (logits [V] as numpy float32, new cache)."""
+        if self.stack is not None:
+            arr = np.asarray(ids, dtype=np.int32)
+            packed = self._packed_for(self.weights, "float32")
+            logits, cache = self._stack_step(self.weights, packed, cache, arr, np.int32(index),
+                                             np.int32(last))
+            return np.asarray(logits), cache
         arr = np.asarray(ids, dtype=np.int32)[None]
         logits, cache = self._step(self.weights, cache, arr, np.int32(index), np.int32(last))
         return np.asarray(logits), cache

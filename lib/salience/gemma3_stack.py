@@ -66,12 +66,15 @@ def _rms_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
     return out.astype(x.dtype)
 
 
-def _rope_tables(length: int, head_dim: int, wavelength: float, scaling: float, dtype):
-    """cos/sin [T, head_dim] as keras-hub's RotaryEmbedding (linear scaling) builds them."""
+def _rope_tables(length: int, head_dim: int, wavelength: float, scaling: float, dtype,
+                 start: jax.Array | int = 0):
+    """cos/sin [T, head_dim] as keras-hub's RotaryEmbedding (linear scaling) builds them, for
+    positions start .. start + length - 1."""
     inv = jnp.power(jnp.asarray(wavelength, dtype),
                     -(jnp.arange(0, head_dim, 2, dtype=dtype) / jnp.asarray(head_dim, dtype)))
     inv = inv / jnp.asarray(scaling, dtype)
-    freq = jnp.arange(length, dtype=dtype)[:, None] * inv[None, :]
+    positions = (jnp.arange(length) + start).astype(dtype)
+    freq = positions[:, None] * inv[None, :]
     angles = jnp.concatenate([freq, freq], axis=-1)
     return jnp.cos(angles), jnp.sin(angles)
 
@@ -270,6 +273,52 @@ class Gemma3Stack:
             mask &= rows[:, None] - cols < spec["window"]
         x = self._layer(spec, w, x, cos, sin, rows, _dense(mask, spec["soft_cap"]))
         return _rms_norm(x, final_norm, self.final_eps)
+
+    # -- generation: one cached step (a prefill chunk or one new token) ---------------------
+
+    def empty_cache(self, length: int, dtype) -> list[tuple[jax.Array, jax.Array]]:
+        """Keys and values [length, K, H] per layer."""
+        shape = (length, self.num_kv_heads, self.head_dim)
+        return [(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in self.layers]
+
+    def cached_step(self, packed: dict[str, Any], cache: list, x: jax.Array, start: jax.Array,
+                    last: jax.Array):
+        """Scaled embeddings x [C, D] of positions start .. start + C - 1 through every layer,
+        writing their keys and values into `cache`; returns (final-norm hidden [D] of row
+        `last`, new cache). Sliding-window layers attend to a window-sized slice of the cache
+        only, so a step's cost does not grow with the cache beyond the global layers."""
+        c = x.shape[0]
+        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        rows = start + jnp.arange(c)
+        new_cache = []
+        for spec, w, (k_cache, v_cache) in zip(self.layers, packed["layers"], cache, strict=True):
+            cos, sin = _rope_tables(c, self.head_dim, *spec["rope"], dtype, start)
+            written = {}
+
+            def attend(q, k, v, spec=spec, k_cache=k_cache, v_cache=v_cache, written=written):
+                keys = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype),
+                                                           start, 0)
+                values = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype),
+                                                             start, 0)
+                written["kv"] = (keys, values)
+                span = keys.shape[0]
+                first = 0
+                if spec["sliding"] and c + spec["window"] < span:
+                    span = c + spec["window"]
+                    first = jnp.clip(start - spec["window"] + 1, 0, keys.shape[0] - span)
+                    keys = jax.lax.dynamic_slice_in_dim(keys, first, span, 0)
+                    values = jax.lax.dynamic_slice_in_dim(values, first, span, 0)
+                cols = first + jnp.arange(span)[None, :]
+                mask = cols <= rows[:, None]
+                if spec["sliding"]:
+                    mask &= rows[:, None] - cols < spec["window"]
+                return _dense(mask, spec["soft_cap"])(q, keys, values)
+
+            x = self._layer(spec, w, x, cos, sin, None, attend)
+            new_cache.append(written["kv"])
+        hidden = _rms_norm(jax.lax.dynamic_index_in_dim(x, last, 0, keepdims=False),
+                           packed["final_norm"], self.final_eps)
+        return hidden, new_cache
 
     def _layer(self, spec, w, x, cos, sin, rows, attend):
         return self._mlp(spec, w, self._attention(spec, w, x, cos, sin, rows, attend))
