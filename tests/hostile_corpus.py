@@ -107,3 +107,20 @@ def corpus_text(long_line: bool = True) -> str:
 def marker(ch: str) -> str:
     """The visible stand-in `lib.text_safety.marker_label` uses."""
     return f"⟨U+{ord(ch):04X}⟩"
+
+# Segmentation patterns whose *compilation* explodes (the `regex` module expands counted
+# repeats): each must be refused before it is compiled. (The first froze the server for 7.5 s
+# and 2.4 GB; the second never finished.)
+REGEX_COMPILE_BOMBS: tuple[str, ...] = (
+    "(?:a{3000}){3000}",
+    "(?:a{65535}){65535}",
+    "(?:a{1500}){1500}",
+    "a{1000000}",
+    "(?:a{1,3000}){3000}",
+    "(?:(?:(?:a{50}){50}){50}){50}",
+    "[(](?:a{3000}){3000}",  # a '(' inside a class must not shift the group structure
+    "[]](?:a{3000}){3000}",
+    "(?#((()(?:a{3000}){3000}",  # a comment ends at its first ')'
+    "(?x)(?:a{3000}) #c\n{3000}",  # verbose mode: refused outright
+    "(" * 60 + "a" + ")" * 60,
+)

@@ -6,7 +6,14 @@ import pytest
 
 from lib.errors import InputError
 from lib.records import Token, TokenSequence
-from lib.segments import GRANULARITIES, find_segment, segment_scores, segment_sequence
+from lib.segments import (
+    GRANULARITIES,
+    compile_pattern,
+    find_segment,
+    segment_scores,
+    segment_sequence,
+)
+from tests.hostile_corpus import REGEX_COMPILE_BOMBS
 
 
 def make_seq(
@@ -213,3 +220,53 @@ def test_find_segment(seq):
     assert segs[find_segment(segs, rec - 3, rec + 10)].text == "Recommendation:"
     assert segs[find_segment(segs, 0, 0)].text == "Hello"
     assert find_segment(segs, len(seq.text) + 5, len(seq.text) + 9) is None
+
+
+@pytest.mark.parametrize("pattern", REGEX_COMPILE_BOMBS)
+def test_regex_compile_bombs_are_refused_before_compiling(monkeypatch, pattern):
+    """The match timeout does not cover compiling: a bomb must never reach regex.compile."""
+    import lib.segments as segments_mod
+
+    calls: list[str] = []
+    real = segments_mod.regex.compile
+
+    def spy(p, *a, **kw):
+        calls.append(p)
+        return real(p, *a, **kw)
+
+    monkeypatch.setattr(segments_mod.regex, "compile", spy)
+    with pytest.raises(InputError) as err:
+        compile_pattern(pattern)
+    assert err.value.field == "pattern"
+    assert "pattern" in str(err.value)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\S+", r"[^,;]+", r"\d{4}-\d{2}-\d{2}", r"(?:\w+\s){1,50}", r"\p{L}+", r"(?i)[a-z]{2,300}",
+     "(?:a{300}){300}", r"[(]\w+[)]", r"(?P<w>\w+)"],
+)
+def test_ordinary_patterns_still_compile(pattern):
+    assert compile_pattern(pattern).pattern == pattern
+
+
+def test_compiled_patterns_stay_out_of_the_process_wide_cache(monkeypatch):
+    import sys
+
+    import lib.segments as segments_mod
+
+    seen: list[dict] = []
+    real = segments_mod.regex.compile
+
+    def spy(p, *a, **kw):
+        seen.append(kw)
+        return real(p, *a, **kw)
+
+    monkeypatch.setattr(segments_mod.regex, "compile", spy)
+    main = sys.modules[real.__module__]
+    before = len(getattr(main, "_cache", {}))
+    for n in range(20):
+        compile_pattern(f"x{{{n + 1}}}yz")
+    assert seen and all(kw.get("cache_pattern") is False for kw in seen)
+    assert len(getattr(main, "_cache", {})) == before
