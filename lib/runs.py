@@ -75,6 +75,43 @@ class RunSummary:
     model: str
 
 
+class DamagedStoreError(StudioError):
+    """The database file is not a database or is corrupt; the operation changed nothing."""
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """SQLITE_CORRUPT / SQLITE_NOTADB: the file itself is damaged (not a lock or a bad query)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    return type(exc) is sqlite3.DatabaseError
+
+
+def _prepare_private_file(path: Path) -> None:
+    """The folder 0700 (when created here) and the database file 0600 before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the main file's permissions. An existing folder chosen
+    by the operator (STUDIO_DATA_DIR) is left as it is; an existing database file is narrowed.
+    """
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)  # mkdir's mode is filtered through the umask
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        try:
+            if side.stat().st_mode & 0o077:
+                os.chmod(side, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def is_valid_run_id(run_id: object) -> bool:
     return isinstance(run_id, str) and _RUN_ID.fullmatch(run_id) is not None
 
@@ -122,19 +159,28 @@ class RunStore:
         self.path = Path(path)
         self.max_run_bytes = int(max_run_bytes)
         self.max_total_bytes = int(max_total_bytes)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _prepare_private_file(self.path)
         self._migrate()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA synchronous = FULL")
-            yield conn
-        finally:
-            conn.close()
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute("PRAGMA synchronous = FULL")
+                yield conn
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise
+            raise DamagedStoreError(
+                f"The saved-runs database {self.path.name} is damaged ({exc}), so it cannot be "
+                "read; nothing was saved or changed. Ask the server's administrator to restore "
+                f"{self.path} from a backup (or move it aside to start an empty store)."
+            ) from None
 
     def _migrate(self) -> None:
         with self._connect() as conn:

@@ -82,6 +82,19 @@ UNMARKED_BEFORE: tuple[str, ...] = (
     "\u034f",  # COMBINING GRAPHEME JOINER
 )
 
+# Variation selectors and blank symbols (not category Cf) that were not marked before round 2.
+SELECTORS_AND_BLANKS: tuple[str, ...] = (
+    "\ufe00",  # VARIATION SELECTOR-1
+    "\ufe0f",  # VARIATION SELECTOR-16
+    "\U000e0100",  # VARIATION SELECTOR-17
+    "\U000e01ef",  # VARIATION SELECTOR-256
+    "\u180b",  # MONGOLIAN FREE VARIATION SELECTOR ONE
+    "\u180d",  # MONGOLIAN FREE VARIATION SELECTOR THREE
+    "\u2800",  # BRAILLE PATTERN BLANK
+)
+# Non-ASCII digits: str.isdigit() accepts them, int() refuses or misreads them.
+NON_ASCII_DIGITS: tuple[str, ...] = ("\u00b2", "\u0663", "\u2460", "\uff15", "\U0001d7d9")
+
 EMOJI = "👩‍👩‍👧 🇫🇷 😀"
 LONG_LINE = "x" * 3000
 BIDI_TRICK = "access = \u202e}nimda{\u2066 // allowed\u2069"

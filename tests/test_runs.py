@@ -341,3 +341,58 @@ def test_reopening_current_store_takes_no_write_lock(store):
         writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def test_new_store_is_private_to_the_server_user(tmp_path):
+    import os
+    import stat
+
+    store = RunStore(tmp_path / "fresh" / "runs.sqlite3")
+    store.save(RECORD, owner="alice", title="t")
+    assert stat.S_IMODE(os.stat(tmp_path / "fresh").st_mode) == 0o700
+    for name in ("runs.sqlite3", "runs.sqlite3-wal", "runs.sqlite3-shm"):
+        path = tmp_path / "fresh" / name
+        if path.exists():
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
+
+
+def test_existing_world_readable_database_is_narrowed(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "runs.sqlite3"
+    RunStore(path).save(RECORD, owner="alice", title="t")
+    os.chmod(path, 0o644)
+    RunStore(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("garbage", [b"this is not a database\n" * 200, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_damaged_database_says_so_and_writes_nothing(tmp_path, garbage):
+    from lib.runs import DamagedStoreError
+
+    path = tmp_path / "runs.sqlite3"
+    path.write_bytes(garbage)
+    with pytest.raises(DamagedStoreError) as err:
+        RunStore(path).save(RECORD, owner="alice", title="t")
+    msg = str(err.value)
+    assert "damaged" in msg and "nothing was saved or changed" in msg and "runs.sqlite3" in msg
+    assert isinstance(err.value, StudioError)
+    assert path.read_bytes() == garbage
+
+
+def test_damaged_pages_after_opening_are_reported_too(tmp_path):
+    from lib.runs import DamagedStoreError
+
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    for n in range(30):
+        store.save({"n": n, "pad": "x" * 3000}, owner="alice", title=f"t{n}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    for off in range(4096 * 2, len(data), 4096):  # smash every page's header after the first two
+        data[off:off + 16] = b"\xee" * 16
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedStoreError, match="nothing was saved or changed"):
+        store.list_for_owner("alice")
