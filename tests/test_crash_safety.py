@@ -58,7 +58,9 @@ _SAVER = r"""
 import sys
 from lib.runs import RunStore
 
-store = RunStore(sys.argv[1])
+# Limits far above what the loop reaches: this test is about torn writes, not quotas.
+store = RunStore(sys.argv[1], saves_per_minute=10**9, max_owner_runs=10**9,
+                 max_owner_bytes=10**15)
 n = 0
 while True:
     record = {"n": n, "pad": "x\u202e\x00é" * 5000, "scores": [i / 7 for i in range(2000)]}
@@ -239,5 +241,7 @@ def test_real_server_sigkill_during_shares(tmp_path: Path, browser) -> None:  # 
             server.stop()
 
     assert not blocked, f"the page tried to reach outside hosts: {blocked}"
-    assert len(acked) >= tabs * iterations
+    # Both tabs share one browser (one owner) and the same restored record, so since the store
+    # gives an owner's identical record its existing id, they may get one id per start.
+    assert len(acked) >= iterations
     _check_intact(data_dir / "runs.sqlite3", dict.fromkeys(acked))
