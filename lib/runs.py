@@ -437,6 +437,21 @@ class RunStore:
             cur = conn.execute("DELETE FROM runs WHERE id = ? AND owner = ?", (run_id, owner))
             return cur.rowcount == 1
 
+    def reassign_owner(self, old_owner: str, new_owner: str) -> int:
+        """Hand every run of `old_owner` to `new_owner` (one transaction); returns how many.
+
+        Used once per sign-in to move runs that earlier releases keyed by a verified e-mail
+        ("user:<e-mail>") to the issuer + subject key. Runs keyed by an unverified e-mail, or
+        by the lower-cased `sub` of users without an e-mail, stay where they are (the original
+        `sub` cannot be recovered from them); an administrator can move them with this method.
+        """
+        old_owner, new_owner = _check_owner(old_owner), _check_owner(new_owner)
+        if old_owner == new_owner:
+            return 0
+        with self._connect() as conn:
+            cur = conn.execute("UPDATE runs SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+            return int(cur.rowcount)
+
     def usage(self) -> tuple[int, int]:
         """(number of runs, bytes of records) in the whole store."""
         with self._connect() as conn:

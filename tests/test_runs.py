@@ -496,3 +496,14 @@ def test_owner_limits_from_env(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDIO_SAVES_PER_MINUTE", "0")
     with pytest.raises(StudioError, match="STUDIO_SAVES_PER_MINUTE"):
         default_store()
+
+
+def test_reassign_owner_moves_only_that_owners_runs(store):
+    mine = [store.save({"i": i}, owner="user:ada@example.org", title="t") for i in range(2)]
+    theirs = store.save({"i": 9}, owner="user:bob@example.org", title="t")
+    assert store.reassign_owner("user:ada@example.org", "oidc:" + "a" * 40) == 2
+    assert all(store.get(r).owner == "oidc:" + "a" * 40 for r in mine)
+    assert store.get(theirs).owner == "user:bob@example.org"
+    assert store.reassign_owner("user:ada@example.org", "oidc:" + "a" * 40) == 0
+    with pytest.raises(InputError):
+        store.reassign_owner("", "oidc:x")
