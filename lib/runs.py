@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lib import shutdown
 from lib.errors import InputError, LimitError, StudioError
 from lib.paths import data_dir
 
@@ -321,7 +322,8 @@ class RunStore:
         digest = content_hash(kind, record)
         run_id = secrets.token_urlsafe(24)
         created_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        with self._connect() as conn:
+        # A shutdown (SIGTERM) refuses new saves and waits for this one to commit.
+        with shutdown.save_guard(), self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 same = conn.execute(
