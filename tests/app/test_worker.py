@@ -430,3 +430,39 @@ def test_shutdown_while_loading_returns():
     with pytest.raises(Cancelled):
         fut.result(1)
     gate.release.set()
+
+
+class StopException(Exception):
+    """Named like Streamlit's: what a script thread sees when its run is abandoned."""
+
+
+def test_an_abandoned_wait_cancels_its_job():
+    from lib.errors import Cancelled
+    from lib.ui.common import wait_for
+
+    svc = _ready_service()
+    long = LongJob()
+    fut = svc.submit(long, owner="a")
+    assert long.started.wait(5)
+
+    class Abandoning:
+        def get(self):
+            raise StopException()  # the next st.* call of an abandoned run raises like this
+
+    with pytest.raises(StopException):
+        wait_for(fut, svc, "Generating", Abandoning())
+    long.step.set()
+    with pytest.raises(Cancelled):
+        fut.result(10)
+    assert long.done_pieces < long.pieces
+
+
+def test_a_failing_wait_does_not_cancel_other_jobs():
+    from lib.ui.common import cancel_if_abandoned
+
+    svc, gate = _loading_service()
+    fut = svc.submit(lambda m: "kept", owner="a")
+    with pytest.raises(ZeroDivisionError), cancel_if_abandoned(svc, [fut]):
+        raise ZeroDivisionError("a page error, not an abandoned run")
+    gate.release.set()
+    assert fut.result(5) == "kept"
