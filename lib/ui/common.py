@@ -71,6 +71,20 @@ class JobProgress:
             return self._value
 
 
+def session_key(name: str) -> str:
+    """`name` plus this browser tab's session id: the `replaces=` key for ModelService.submit /
+    request_salience, so a newer job of this tab replaces its older one, but never another
+    tab's (owners are per browser, shared by its tabs)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        session = ctx.session_id if ctx is not None else "no-session"
+    except Exception:  # noqa: BLE001 - outside a script run (tests): one shared key
+        session = "no-session"
+    return f"{name}:{session}"
+
+
 @contextmanager
 def cancel_if_abandoned(svc: ModelService, futures: Iterable[Future]) -> Iterator[None]:
     """Around a wait for model work: when the script run is abandoned (a newer click reruns

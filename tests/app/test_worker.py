@@ -466,3 +466,19 @@ def test_a_failing_wait_does_not_cancel_other_jobs():
         raise ZeroDivisionError("a page error, not an abandoned run")
     gate.release.set()
     assert fut.result(5) == "kept"
+
+
+def test_session_key_carries_the_sessions_id():
+    from streamlit.testing.v1 import AppTest
+
+    from lib.ui.common import session_key
+
+    script = ("import streamlit as st\n"
+              "from lib.ui.common import session_key\n"
+              "from streamlit.runtime.scriptrunner import get_script_run_ctx\n"
+              "st.write(session_key('generate') + '|' + get_script_run_ctx().session_id)\n")
+    at = AppTest.from_string(script, default_timeout=30)
+    at.run()
+    key, session = at.markdown[0].value.split("|")
+    assert key == f"generate:{session}" and session
+    assert session_key("generate") == "generate:no-session"  # outside a script run
