@@ -79,6 +79,28 @@ def _too_big(detail: str) -> InputError:
     )
 
 
+_NAME_PART = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 &_-.")
+_VALUE_PART = _NAME_PART | {"/"}
+
+
+def _posix_class_end(pattern: str, pos: int) -> int | None:
+    """Index after a POSIX class such as [:alpha:] or [:^script=latin:] at `pos`, read as the
+    `regex` module reads it (its parse_posix_class); None if it is not one."""
+    n = len(pattern)
+    i = pos + 2
+    if i < n and pattern[i] == "^":
+        i += 1
+    while i < n and pattern[i] in _NAME_PART:
+        i += 1
+    if i < n and pattern[i] in ":=":
+        j = i + 1
+        while j < n and pattern[j] in _VALUE_PART:
+            j += 1
+        if pattern[i + 1:j].strip():
+            i = j  # a qualified name (name=value)
+    return i + 2 if pattern.startswith(":]", i) else None
+
+
 def _skip_class(pattern: str, pos: int) -> int:
     """Index just after the character class opening at `pattern[pos] == '['` (version 0 rules:
     a ']' first is literal, [:name:] is a POSIX class, '[' inside is literal)."""
@@ -93,8 +115,7 @@ def _skip_class(pattern: str, pos: int) -> int:
         if ch == "\\":
             i += 2
         elif ch == "[" and pattern.startswith("[:", i):
-            end = pattern.find(":]", i + 2)
-            i = end + 2 if end >= 0 else i + 1
+            i = _posix_class_end(pattern, i) or i + 1  # not a POSIX class: a literal '['
         elif ch == "]":
             return i + 1
         else:

@@ -133,6 +133,8 @@ REGEX_COMPILE_BOMBS: tuple[str, ...] = (
     "(?:(?:(?:a{50}){50}){50}){50}",
     "[(](?:a{3000}){3000}",  # a '(' inside a class must not shift the group structure
     "[]](?:a{3000}){3000}",
+    "[[:](?:a{3000}){3000}[:]",  # '[:' that is not a POSIX class must not hide the rest
+    "(?:a{3000}[])]){3000}",  # a ')' inside a class does not close the group
     "(?#((()(?:a{3000}){3000}",  # a comment ends at its first ')'
     "(?x)(?:a{3000}) #c\n{3000}",  # verbose mode: refused outright
     "(" * 60 + "a" + ")" * 60,
