@@ -21,12 +21,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from lib.errors import InputError, LimitError
+from lib.input_limits import MAX_VARIABLE_VALUE_CHARS
 from lib.text_safety import char_name, is_invisible
 
 FIELD = "document"
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # the uploaded file itself
-MAX_DOCUMENT_CHARS = 200_000  # the extracted text (about 50,000 tokens: far past any run)
+# The extracted text: what a document variable may hold (lib.input_limits), about 25,000 tokens
+# of prose, past the 8,192-token window (which then says by how much).
+MAX_DOCUMENT_CHARS = MAX_VARIABLE_VALUE_CHARS
 MAX_DOCX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # a .docx is a zip: refuse zip bombs unread
 MAX_PDF_PAGES = 2_000
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from lib.cancel import checkpoint
 from lib.errors import InputError, LimitError
+from lib.input_limits import check_prompt_chars, check_stop_strings
 from lib.models.loaded_model import LoadedModel
 from lib.records import Alternative, Generation, GenerationSettings, Token, TokenSequence
 from lib.salience.forward import bucket_length
@@ -46,6 +47,7 @@ def validate_settings(settings: GenerationSettings) -> None:
     if not isinstance(settings.seed, int) or not 0 <= settings.seed < 2**63:
         raise InputError(f"Seed must be a non-negative whole number; got {settings.seed!r}.",
                          field="seed")
+    check_stop_strings(settings.stop)
     if any(not s for s in settings.stop):
         raise InputError("A stop text may not be empty; remove it or type some text.", field="stop")
     for stop in settings.stop:
@@ -107,6 +109,8 @@ def check_text(text: str, field: str) -> None:
 
 
 def check_prompt(model: LoadedModel, prompt: str) -> None:
+    if isinstance(prompt, str):
+        check_prompt_chars(prompt)  # before anything tokenises it
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("The prompt is empty: type a prompt or fill the template's variables.",
                          field="prompt")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from lib.errors import InputError, LimitError
 from lib.generation import build_sequence, check_prompt, check_text, encode_prompt
 from lib.generation import generate as _generate
+from lib.input_limits import check_target_chars
 from lib.models.loaded_model import LoadedModel
 from lib.models.registry import allowed_model_specs, default_spec, get_model, loaded_model
 from lib.records import Generation, GenerationSettings, Salience, TokenSequence
@@ -50,6 +51,7 @@ def sequence_for_target(model: LoadedModel, prompt: str, target: str,
     if not isinstance(target, str) or not target:
         raise InputError("The target is empty: type the text whose salience you want, or "
                          "generate a response first.", field="target")
+    check_target_chars(target)
     check_text(target, "target")
     chat = model.default_chat_template if chat_template is None else chat_template
     input_ids, _ = encode_prompt(model, prompt, chat)

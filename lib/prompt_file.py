@@ -20,6 +20,14 @@ class PromptRow:
     target: str
     source: str
 
+    def label(self, width: int = 60) -> str:
+        """One line for a picker: line number, source and the prompt's start, with invisible
+        characters as visible markers (the file is untrusted: its `source` too)."""
+        from lib.text_safety import safe_plain
+
+        source = safe_plain(self.source[:width]) if self.source else "row"
+        return f"line {self.line}: {source} · {safe_plain(self.prompt[:width])!r}"
+
 
 def _json_kind(value: object) -> str:
     if value is None:

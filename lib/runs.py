@@ -5,21 +5,29 @@ per call (safe from any thread or process), a busy timeout, parameterised SQL on
 carries `PRAGMA user_version`; `MIGRATIONS[k]` upgrades version k to k + 1, so a database
 written by any earlier release still opens. Records are immutable; only the title can change.
 A full store refuses new saves with a clear message: nothing is ever evicted silently.
+
+One browser must not fill the store: the same owner saving an identical record gets the same id
+back (looked up by owner and content hash; ids stay random, so they never reveal content or
+match across owners), and each owner has a quota (bytes and runs) and a rate limit (saves per
+minute), counted from tables in the store itself, so every server process agrees.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lib import shutdown
 from lib.errors import InputError, LimitError, StudioError
 from lib.paths import data_dir
 
@@ -34,9 +42,47 @@ DEFAULT_MAX_RUN_BYTES = 5_000_000
 DEFAULT_MAX_TOTAL_BYTES = 2_000_000_000
 MAX_RUN_BYTES_ENV = "STUDIO_MAX_RUN_BYTES"
 MAX_TOTAL_BYTES_ENV = "STUDIO_MAX_STORE_BYTES"
+DEFAULT_MAX_OWNER_BYTES = 100_000_000
+DEFAULT_MAX_OWNER_RUNS = 1_000
+DEFAULT_SAVES_PER_MINUTE = 30
+MAX_OWNER_BYTES_ENV = "STUDIO_MAX_OWNER_BYTES"
+MAX_OWNER_RUNS_ENV = "STUDIO_MAX_OWNER_RUNS"
+SAVES_PER_MINUTE_ENV = "STUDIO_SAVES_PER_MINUTE"
+RATE_WINDOW_S = 60.0
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def _volatile_free(value: object) -> object:
+    """The record without what differs between two saves of the same view (the audit date)."""
+    if isinstance(value, Mapping):
+        return {k: (_volatile_free({kk: vv for kk, vv in v.items() if kk != "date"})
+                    if k == "audit" and isinstance(v, Mapping) else _volatile_free(v))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_volatile_free(v) for v in value]
+    return value
+
+
+def content_hash(kind: str, record: object) -> str:
+    """SHA-256 of the kind and the record's canonical JSON, audit dates left out."""
+    text = json.dumps(_volatile_free(record), ensure_ascii=True, allow_nan=False,
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{kind}\n{text}".encode("ascii")).hexdigest()
+
+
+def _backfill_hashes(conn: sqlite3.Connection) -> None:
+    """Schema 2: hash the records saved before, so re-sharing one of them finds it."""
+    rows = conn.execute("SELECT id, kind, record FROM runs").fetchall()
+    for run_id, kind, text in rows:
+        try:
+            digest = content_hash(kind, json.loads(text))
+        except ValueError:
+            continue  # an unreadable record keeps '' and is never matched
+        conn.execute("UPDATE runs SET content_hash = ? WHERE id = ?", (digest, run_id))
 
 # Each entry upgrades the schema by one version; never edit a released entry, append instead.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
     (
         """
         CREATE TABLE runs (
@@ -51,6 +97,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX runs_owner_created ON runs (owner, created_at)",
+    ),
+    (
+        "ALTER TABLE runs ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX runs_owner_hash ON runs (owner, content_hash)",
+        # One row per successful save, for the per-owner rate limit (pruned as it goes).
+        "CREATE TABLE saves (owner TEXT NOT NULL, saved_at REAL NOT NULL)",
+        "CREATE INDEX saves_owner_time ON saves (owner, saved_at)",
+        _backfill_hashes,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -73,6 +127,43 @@ class RunSummary:
     title: str
     created_at: str
     model: str
+
+
+class DamagedStoreError(StudioError):
+    """The database file is not a database or is corrupt; the operation changed nothing."""
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """SQLITE_CORRUPT / SQLITE_NOTADB: the file itself is damaged (not a lock or a bad query)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+    return type(exc) is sqlite3.DatabaseError
+
+
+def _prepare_private_file(path: Path) -> None:
+    """The folder 0700 (when created here) and the database file 0600 before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the main file's permissions. An existing folder chosen
+    by the operator (STUDIO_DATA_DIR) is left as it is; an existing database file is narrowed.
+    """
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)  # mkdir's mode is filtered through the umask
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        try:
+            if side.stat().st_mode & 0o077:
+                os.chmod(side, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def is_valid_run_id(run_id: object) -> bool:
@@ -118,23 +209,40 @@ class RunStore:
         *,
         max_run_bytes: int = DEFAULT_MAX_RUN_BYTES,
         max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        max_owner_bytes: int = DEFAULT_MAX_OWNER_BYTES,
+        max_owner_runs: int = DEFAULT_MAX_OWNER_RUNS,
+        saves_per_minute: int = DEFAULT_SAVES_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         self.max_run_bytes = int(max_run_bytes)
         self.max_total_bytes = int(max_total_bytes)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_owner_bytes = int(max_owner_bytes)
+        self.max_owner_runs = int(max_owner_runs)
+        self.saves_per_minute = int(saves_per_minute)
+        self._clock = clock
+        _prepare_private_file(self.path)
         self._migrate()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA synchronous = FULL")
-            yield conn
-        finally:
-            conn.close()
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute("PRAGMA synchronous = FULL")
+                yield conn
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise
+            raise DamagedStoreError(
+                f"The saved-runs database {self.path.name} is damaged ({exc}), so it cannot be "
+                "read; nothing was saved or changed. Ask the server's administrator to restore "
+                f"{self.path} from a backup (or move it aside to start an empty store)."
+            ) from None
 
     def _migrate(self) -> None:
         with self._connect() as conn:
@@ -157,7 +265,10 @@ class RunStore:
                     )
                 for target in range(version, SCHEMA_VERSION):
                     for statement in MIGRATIONS[target]:
-                        conn.execute(statement)
+                        if callable(statement):
+                            statement(conn)
+                        else:
+                            conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {target + 1}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -176,7 +287,12 @@ class RunStore:
         title: str,
         kind: str = "debug",
     ) -> str:
-        """Store `record` and return its new id (>= 128 random bits, URL-safe)."""
+        """Store `record` and return its id (>= 128 random bits, URL-safe).
+
+        The owner's earlier save of the same record (audit date aside) returns that run's id and
+        stores nothing. LimitError names the limit a new save would pass: the run's size, the
+        owner's bytes or runs, the owner's saves per minute, or the whole store.
+        """
         owner = _check_owner(owner)
         title = _clean_title(title)
         if not isinstance(kind, str) or not _KIND.fullmatch(kind):
@@ -203,11 +319,22 @@ class RunStore:
                 "bytes. Use a shorter prompt or fewer variants, then save again.",
                 field="run",
             )
+        digest = content_hash(kind, record)
         run_id = secrets.token_urlsafe(24)
         created_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        with self._connect() as conn:
+        # A shutdown (SIGTERM) refuses new saves and waits for this one to commit.
+        with shutdown.save_guard(), self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                same = conn.execute(
+                    "SELECT id FROM runs WHERE owner = ? AND content_hash = ? AND kind = ?"
+                    " ORDER BY rowid LIMIT 1",
+                    (owner, digest, kind),
+                ).fetchone()
+                if same is not None:
+                    conn.execute("COMMIT")
+                    return str(same[0])
+                self._check_owner_limits(conn, owner, size)
                 total = conn.execute("SELECT COALESCE(SUM(size), 0) FROM runs").fetchone()[0]
                 if total + size > self.max_total_bytes:
                     raise LimitError(
@@ -217,15 +344,48 @@ class RunStore:
                         field="run",
                     )
                 conn.execute(
-                    "INSERT INTO runs (id, kind, title, owner, created_at, model, size, record)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, kind, title, owner, created_at, _record_model(record), size, encoded),
+                    "INSERT INTO runs (id, kind, title, owner, created_at, model, size, record,"
+                    " content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, kind, title, owner, created_at, _record_model(record), size, encoded,
+                     digest),
                 )
+                conn.execute("INSERT INTO saves (owner, saved_at) VALUES (?, ?)",
+                             (owner, self._clock()))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return run_id
+
+    def _check_owner_limits(self, conn: sqlite3.Connection, owner: str, size: int) -> None:
+        now = self._clock()
+        conn.execute("DELETE FROM saves WHERE saved_at < ?", (now - RATE_WINDOW_S,))
+        recent = conn.execute(
+            "SELECT COUNT(*) FROM saves WHERE owner = ? AND saved_at >= ?",
+            (owner, now - RATE_WINDOW_S),
+        ).fetchone()[0]
+        if recent >= self.saves_per_minute:
+            raise LimitError(
+                f"You have saved {recent} runs in the last minute; the limit is "
+                f"{self.saves_per_minute} saves a minute. Wait a minute, then save again.",
+                field="run",
+            )
+        count, used = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM runs WHERE owner = ?", (owner,)
+        ).fetchone()
+        if count + 1 > self.max_owner_runs:
+            raise LimitError(
+                f"You already have {count:,} saved runs; the limit is {self.max_owner_runs:,} "
+                "runs each. Delete some of your saved runs (Saved runs page), then save again.",
+                field="run",
+            )
+        if used + size > self.max_owner_bytes:
+            raise LimitError(
+                f"Your saved runs use {used:,} bytes and this one needs {size:,} more; the limit "
+                f"is {self.max_owner_bytes:,} bytes each. Delete some of your saved runs (Saved "
+                "runs page), then save again.",
+                field="run",
+            )
 
     def get(self, run_id: str) -> SavedRun | None:
         """The run with this id, or None (unknown or malformed ids never reach SQL)."""
@@ -279,6 +439,21 @@ class RunStore:
             cur = conn.execute("DELETE FROM runs WHERE id = ? AND owner = ?", (run_id, owner))
             return cur.rowcount == 1
 
+    def reassign_owner(self, old_owner: str, new_owner: str) -> int:
+        """Hand every run of `old_owner` to `new_owner` (one transaction); returns how many.
+
+        Used once per sign-in to move runs that earlier releases keyed by a verified e-mail
+        ("user:<e-mail>") to the issuer + subject key. Runs keyed by an unverified e-mail, or
+        by the lower-cased `sub` of users without an e-mail, stay where they are (the original
+        `sub` cannot be recovered from them); an administrator can move them with this method.
+        """
+        old_owner, new_owner = _check_owner(old_owner), _check_owner(new_owner)
+        if old_owner == new_owner:
+            return 0
+        with self._connect() as conn:
+            cur = conn.execute("UPDATE runs SET owner = ? WHERE owner = ?", (new_owner, old_owner))
+            return int(cur.rowcount)
+
     def usage(self) -> tuple[int, int]:
         """(number of runs, bytes of records) in the whole store."""
         with self._connect() as conn:
@@ -298,7 +473,7 @@ def _limit_from_env(name: str, default: int) -> int:
         value = 0
     if value <= 0:
         raise StudioError(
-            f"The server setting {name}={raw[:40]!r} is not a positive number of bytes; "
+            f"The server setting {name}={raw[:40]!r} is not a positive whole number; "
             "fix it in the server's environment and restart."
         )
     return value
@@ -310,4 +485,7 @@ def default_store() -> RunStore:
         data_dir() / "runs.sqlite3",
         max_run_bytes=_limit_from_env(MAX_RUN_BYTES_ENV, DEFAULT_MAX_RUN_BYTES),
         max_total_bytes=_limit_from_env(MAX_TOTAL_BYTES_ENV, DEFAULT_MAX_TOTAL_BYTES),
+        max_owner_bytes=_limit_from_env(MAX_OWNER_BYTES_ENV, DEFAULT_MAX_OWNER_BYTES),
+        max_owner_runs=_limit_from_env(MAX_OWNER_RUNS_ENV, DEFAULT_MAX_OWNER_RUNS),
+        saves_per_minute=_limit_from_env(SAVES_PER_MINUTE_ENV, DEFAULT_SAVES_PER_MINUTE),
     )

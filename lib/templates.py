@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.errors import InputError
+from lib.errors import InputError, LimitError
+from lib.input_limits import (
+    MAX_VARIABLE_VALUE_CHARS,
+    MAX_VARIABLES,
+    check_chars,
+    check_template_chars,
+)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD = "template"
@@ -81,6 +87,7 @@ def parse_template(text: str) -> list[tuple[str, str]]:
     """
     if not isinstance(text, str):
         raise InputError("The template must be text.", field=_FIELD)
+    check_template_chars(text)  # before the scan: a pasted megabyte is refused at once
     parts: list[tuple[str, str]] = []
     literal: list[str] = []
     i, n = 0, len(text)
@@ -151,7 +158,15 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
     for a variable that is missing or empty.
     """
     out: list[str] = []
-    for kind, value in parse_template(text):
+    parts = parse_template(text)
+    used = {value for kind, value in parts if kind == "var"}
+    if len(used) > MAX_VARIABLES:
+        raise LimitError(
+            f"The template has {len(used)} variables; the limit is {MAX_VARIABLES}. Use fewer "
+            "variables (write fixed text into the template instead).",
+            field=_FIELD,
+        )
+    for kind, value in parts:
         if kind == "text":
             out.append(value)
             continue
@@ -164,6 +179,8 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
             )
         if not isinstance(filled, str):
             raise InputError(f"The variable {{{value}}} must be text.", field=value)
+        check_chars(filled, field=value, limit=MAX_VARIABLE_VALUE_CHARS,
+                    label=f"The variable {{{value}}}", what="Shorten its value")
         out.append(filled)
     return "".join(out)
 

@@ -52,7 +52,19 @@ _NAMES: dict[int, str] = {
 }
 # Characters that render blank although they are letters or marks, so they can fake an empty
 # field or hide a join (e.g. the Hangul fillers used for "invisible" names).
-_BLANK_LOOKALIKES = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0})
+# U+2800 BRAILLE PATTERN BLANK is a symbol that renders as an empty cell.
+_BLANK_LOOKALIKES = frozenset(
+    {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0}
+)
+# Variation selectors (Unicode category Mn, not Cf) change nothing visible or only the glyph of
+# the character before them, so they can pad or fingerprint text unseen: U+FE00-FE0F,
+# U+E0100-E01EF (supplement) and the Mongolian free variation selectors U+180B-180D, U+180F.
+_SELECTOR_RANGES: tuple[tuple[int, int], ...] = (
+    (0x180B, 0x180D),
+    (0x180F, 0x180F),
+    (0xFE00, 0xFE0F),
+    (0xE0100, 0xE01EF),
+)
 
 MARKER_CLASS = "invisible-char"
 
@@ -67,6 +79,8 @@ def _is_invisible(cp: int) -> bool:
     if 0xE0000 <= cp <= 0xE007F:  # tag characters: invisible, used to smuggle text
         return True
     if cp in _NAMES or cp in _BLANK_LOOKALIKES:
+        return True
+    if any(lo <= cp <= hi for lo, hi in _SELECTOR_RANGES):
         return True
     if cp < 0xA0:
         return False
@@ -161,3 +175,9 @@ def js_char_class() -> str:
 def safe_plain(s: str) -> str:
     """Plain text for places that cannot hold markup (tooltips, labels): markers inline."""
     return "".join(text if name is None else marker_label(text) for text, name in visible_text(s))
+
+
+def is_ascii_digits(s: object) -> bool:
+    """True for a non-empty string of 0-9 only. `str.isdigit()` also accepts '²', '٣' ...
+    that `int()` then refuses or reads differently: parse numbers from URLs with this."""
+    return isinstance(s, str) and s.isascii() and s.isdigit()

@@ -2,44 +2,62 @@
 
 The app never calls the model from a session's script thread directly: the model is loaded once
 in a background thread (so pages render while it loads), and every model job runs on one worker
-thread taken from a priority queue. Clicks and generation (priority 0) always go before
-prefetching (priority 1); within a priority, jobs run first-come first-served, which keeps the
-queue fair across sessions. Model threads run at a lower OS priority (lib/priority.py), so pages
-that need no model stay responsive while the cores compute. No Streamlit here: `lib/ui/model_service.py` caches one service.
-Scores are cached by the engine (`lib.pipeline`, every method at once), not here.
+thread. Clicks and generation (priority 0) always go before prefetching (priority 1); within a
+priority, owners are served in turn (round robin: one job of each owner with work queued, then
+the next round), so one owner's burst cannot starve the others, and each owner may keep only a
+few jobs queued. A newer job that `replaces` an older one of the same owner cancels it; an
+owner who is gone can be forgotten (`forget_owner`), dropping their jobs.
+
+Each job runs inside `lib.cancel.running(JobContext(token, between_pieces=...))`: long work
+calls `lib.cancel.checkpoint()` between its pieces, which stops a cancelled job (its future gets
+`lib.errors.Cancelled`) and runs other owners' queued short jobs inline, so one long document
+does not hold everyone's clicks. Model threads run at a lower OS priority (lib/priority.py), so
+pages that need no model stay responsive while the cores compute. No Streamlit here:
+`lib/ui/model_service.py` caches one service. Scores are cached by the engine (`lib.pipeline`,
+every method at once), not here.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.errors import ModelLoadError, StudioError
+from lib import cancel as cancel_mod
+from lib.cancel import CancelToken, JobContext
+from lib.errors import Cancelled, LimitError, ModelLoadError, StudioError
 from lib.priority import lower_compute_priority
 
 log = logging.getLogger(__name__)
 
 PRIORITY_USER = 0
 PRIORITY_PREFETCH = 1
+# Queued (not yet running) jobs one owner may have: the Compare page queues up to 3 at once.
+MAX_QUEUED_USER_JOBS = 4
+MAX_QUEUED_PREFETCH_JOBS = 64
+# Short jobs of other owners run inline at one checkpoint of a long job, at most this many.
+MAX_INLINE_PER_CHECKPOINT = 2
 
 Loader = Callable[..., Any]
 Job = Callable[[Any], Any]
 
 
-@dataclass(order=True)
+@dataclass(eq=False)
 class _QueuedJob:
     priority: int
     order: int
-    fn: Job = field(compare=False)
-    future: Future = field(compare=False)
-    owner: str | None = field(compare=False, default=None)
+    fn: Job
+    future: Future
+    owner: str | None = None
+    replaces: str | None = None
+    short: bool = False
+    token: CancelToken = field(default_factory=CancelToken)
 
 
 class ModelService:
@@ -54,10 +72,14 @@ class ModelService:
         self._loader = loader
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._queue: list[_QueuedJob] = []
+        # priority -> owner -> that owner's queued jobs in order. The owners' dict order is the
+        # rotation: the owner served last moves to the end.
+        self._queues: dict[int, dict[str | None, deque[_QueuedJob]]] = {}
         self._order = itertools.count()
-        self._running: _QueuedJob | None = None
+        self._running: list[_QueuedJob] = []  # outermost first; inline jobs after it
         self._started = False
+        self._stopping = False
+        self._worker: threading.Thread | None = None
         self._model: Any = None
         self._state = "idle"  # idle -> loading -> ready | error
         self._progress = 0.0
@@ -69,13 +91,15 @@ class ModelService:
     def start(self) -> None:
         """Start loading the model and the worker thread (idempotent)."""
         with self._lock:
-            if self._started:
+            if self._started or self._stopping:
                 return
             self._started = True
             self._state = "loading"
             self._message = "Loading the model…"
+            self._worker = threading.Thread(target=self._work, name="studio-model-worker",
+                                            daemon=True)
         threading.Thread(target=self._load, name="studio-model-load", daemon=True).start()
-        threading.Thread(target=self._work, name="studio-model-worker", daemon=True).start()
+        self._worker.start()
 
     def _on_progress(self, fraction: float, message: str) -> None:
         with self._lock:
@@ -137,68 +161,247 @@ class ModelService:
                 raise ModelLoadError(self._error or "The model could not be loaded.")
         raise ModelLoadError("The model is still loading; try again in a moment.")
 
+    # ---- the queue (all under self._lock) --------------------------------------------------
+    def _queued(self) -> list[_QueuedJob]:
+        return [job for by_owner in self._queues.values() for jobs in by_owner.values()
+                for job in jobs]
+
+    def _service_order(self) -> list[_QueuedJob]:
+        """Queued jobs in the order the worker will run them (priority, then round robin)."""
+        out: list[_QueuedJob] = []
+        for priority in sorted(self._queues):
+            lanes = [list(jobs) for jobs in self._queues[priority].values()]
+            for depth in range(max((len(lane) for lane in lanes), default=0)):
+                out.extend(lane[depth] for lane in lanes if depth < len(lane))
+        return out
+
+    def _remove(self, job: _QueuedJob) -> None:
+        by_owner = self._queues.get(job.priority, {})
+        lane = by_owner.get(job.owner)
+        if lane is not None and job in lane:
+            lane.remove(job)
+            if not lane:
+                del by_owner[job.owner]
+
+    def _take(self, job: _QueuedJob) -> _QueuedJob:
+        """Remove `job` (first of its owner's lane) and move its owner to the end of the turn."""
+        by_owner = self._queues[job.priority]
+        lane = by_owner.pop(job.owner)
+        lane.popleft()
+        if lane:
+            by_owner[job.owner] = lane
+        return job
+
+    def _next_job(self) -> _QueuedJob | None:
+        for priority in sorted(self._queues):
+            by_owner = self._queues[priority]
+            if by_owner:
+                return self._take(next(iter(by_owner.values()))[0])
+        return None
+
+    def _next_inline_job(self) -> _QueuedJob | None:
+        """The next other owner's short user job, to run between the pieces of a long one."""
+        busy = {job.owner for job in self._running}
+        for owner, lane in self._queues.get(PRIORITY_USER, {}).items():
+            if owner not in busy and lane[0].short:
+                return self._take(lane[0])
+        return None
+
+    def _drop(self, jobs: Sequence[_QueuedJob]) -> list[_QueuedJob]:
+        """Take queued jobs out of the queue (under the lock); `_fail` their futures after."""
+        for job in jobs:
+            self._remove(job)
+            job.token.cancel()
+        return list(jobs)
+
+    @staticmethod
+    def _fail_cancelled(jobs: Sequence[_QueuedJob], message: str) -> None:
+        """Outside the lock: done-callbacks of the futures may call back into the service."""
+        for job in jobs:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(Cancelled(message))
+
     # ---- jobs ----------------------------------------------------------------------------
-    def submit(self, fn: Job, *, priority: int = PRIORITY_USER, owner: str | None = None) -> Future:
-        """Queue `fn(model)`; returns a Future. Jobs wait for the model to finish loading."""
+    def submit(self, fn: Job, *, priority: int = PRIORITY_USER, owner: str | None = None,
+               replaces: str | None = None, short: bool = False) -> Future:
+        """Queue `fn(model)`; returns a Future. Jobs wait for the model to finish loading.
+
+        `replaces`: a key; this owner's queued or running job with the same key is cancelled
+        (a newer click or generation makes the older one moot). `short`: the job is quick
+        (e.g. one salience click) and may run between the pieces of another owner's long job.
+        Raises LimitError when the owner already has the most queued jobs allowed.
+        """
         self.start()
         fut: Future = Future()
-        with self._cond:
-            heapq.heappush(self._queue, _QueuedJob(priority, next(self._order), fn, fut, owner))
-            self._cond.notify_all()
+        stale: list[_QueuedJob] = []
+        try:
+            with self._cond:
+                return self._enqueue(fut, fn, priority, owner, replaces, short, stale)
+        finally:
+            self._fail_cancelled(stale, "Cancelled: a newer request replaced this one.")
+
+    def _enqueue(self, fut: Future, fn: Job, priority: int, owner: str | None,
+                 replaces: str | None, short: bool, stale: list[_QueuedJob]) -> Future:
+        """Under the lock: refuse when stopping, replace stale jobs, apply the cap."""
+        if self._stopping:
+            fut.set_exception(StudioError(
+                "The server is shutting down and takes no new model work; reload the page "
+                "in a minute."))
+            return fut
+        if replaces is not None and owner is not None:
+            stale.extend(self._drop([job for job in self._queued()
+                                     if job.owner == owner and job.replaces == replaces]))
+            for job in self._running:
+                if job.owner == owner and job.replaces == replaces:
+                    job.token.cancel()
+        if owner is not None:
+            cap = MAX_QUEUED_USER_JOBS if priority <= PRIORITY_USER else (
+                MAX_QUEUED_PREFETCH_JOBS)
+            waiting = len(self._queues.get(priority, {}).get(owner, ()))
+            if waiting >= cap:
+                kind = "model jobs" if priority <= PRIORITY_USER else "prefetch jobs"
+                raise LimitError(
+                    f"You already have {waiting} {kind} waiting for the model (the limit "
+                    f"is {cap}). Wait for them to finish, or cancel them, then try again.",
+                    field="queue",
+                )
+        job = _QueuedJob(priority, next(self._order), fn, fut, owner, replaces, short)
+        self._queues.setdefault(priority, {}).setdefault(owner, deque()).append(job)
+        self._cond.notify_all()
         return fut
 
     def queue_position(self, future: Future) -> int | None:
         """How many jobs run before this one (0: running or next); None once done or unknown."""
         with self._lock:
-            if self._running is not None and self._running.future is future:
+            if any(job.future is future for job in self._running):
                 return 0
-            pending = sorted(self._queue)
-            for i, job in enumerate(pending):
+            for i, job in enumerate(self._service_order()):
                 if job.future is future:
-                    return i + (1 if self._running is not None else 0)
+                    return i + (1 if self._running else 0)
         return None
 
     def pending_count(self) -> int:
         with self._lock:
-            return len(self._queue) + (1 if self._running is not None else 0)
+            return len(self._queued()) + len(self._running)
+
+    def cancel(self, future: Future) -> bool:
+        """Cancel one job: dropped if queued, stopped at its next checkpoint if running.
+
+        Its future gets `lib.errors.Cancelled`. False if the job is unknown or already done.
+        """
+        with self._cond:
+            queued = [job for job in self._queued() if job.future is future]
+            self._drop(queued)
+            running = [job for job in self._running
+                       if job.future is future and not job.future.done()]
+            for job in running:
+                job.token.cancel()
+        self._fail_cancelled(queued, "Cancelled: the job was stopped before it started.")
+        return bool(queued or running)
+
+    def forget_owner(self, owner: str) -> int:
+        """The owner is gone: drop all their queued jobs and stop their running one.
+
+        Returns how many jobs were dropped or told to stop.
+        """
+        with self._cond:
+            mine = self._drop([job for job in self._queued() if job.owner == owner])
+            running = [job for job in self._running if job.owner == owner]
+            for job in running:
+                job.token.cancel()
+        self._fail_cancelled(mine, "Cancelled: the session that asked for this job has ended.")
+        return len(mine) + len(running)
+
+    cancel_owner = forget_owner
 
     def cancel_prefetch(self, owner: str) -> int:
         """Drop this owner's queued prefetch jobs (not the running one); returns how many."""
         with self._lock:
-            keep, dropped = [], []
-            for job in self._queue:
-                (dropped if job.owner == owner and job.priority >= PRIORITY_PREFETCH
-                 else keep).append(job)
-            heapq.heapify(keep)
-            self._queue = keep
+            dropped = [job for job in self._queued()
+                       if job.owner == owner and job.priority >= PRIORITY_PREFETCH]
+            for job in dropped:
+                self._remove(job)
         for job in dropped:
             job.future.cancel()
         return len(dropped)
 
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Take no new jobs, drop the queued ones, stop the running one at its next checkpoint,
+        and wait up to `timeout` seconds for the worker to finish. True if it did."""
+        with self._cond:
+            self._stopping = True
+            dropped = self._drop(self._queued())
+            for job in self._running:
+                job.token.cancel()
+            self._cond.notify_all()
+            worker = self._worker
+        self._fail_cancelled(dropped, "Cancelled: the server is shutting down.")
+        if worker is None or worker is threading.current_thread():
+            return True
+        worker.join(timeout)
+        return not worker.is_alive()
+
+    # ---- the worker ------------------------------------------------------------------------
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue or self._state in ("idle", "loading"):
+                while not self._stopping and (
+                    not self._queued() or self._state in ("idle", "loading")
+                ):
                     self._cond.wait()
-                job = heapq.heappop(self._queue)
-                self._running = job
+                if self._stopping:
+                    return
+                job = self._next_job()
+                assert job is not None
+                self._running.append(job)
                 model, state, error = self._model, self._state, self._error
             try:
-                if not job.future.set_running_or_notify_cancel():
-                    continue
-                if state == "error":
-                    job.future.set_exception(ModelLoadError(error or "The model is not loaded."))
-                    continue
-                try:
-                    lower_compute_priority()  # cheap; XLA may have started new threads
-                    job.future.set_result(job.fn(model))
-                except BaseException as e:  # delivered to whoever waits on the future
-                    if not isinstance(e, StudioError):
-                        log.error("model job failed:\n%s", traceback.format_exc())
-                    job.future.set_exception(e)
+                self._run(job, model, state, error, inline=False)
             finally:
-                with self._lock:
-                    self._running = None
+                with self._cond:
+                    self._running.remove(job)
+                    self._cond.notify_all()
+
+    def _between_pieces(self) -> None:
+        """A long job's checkpoint hook: run a few other owners' queued short user jobs."""
+        for _ in range(MAX_INLINE_PER_CHECKPOINT):
+            with self._cond:
+                if self._stopping or self._state != "ready":
+                    return
+                job = self._next_inline_job()
+                if job is None:
+                    return
+                self._running.append(job)
+                model = self._model
+            try:
+                self._run(job, model, "ready", None, inline=True)
+            finally:
+                with self._cond:
+                    self._running.remove(job)
+                    self._cond.notify_all()
+
+    def _run(self, job: _QueuedJob, model: Any, state: str, error: str | None, *,
+             inline: bool) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        if state == "error":
+            job.future.set_exception(ModelLoadError(error or "The model is not loaded."))
+            return
+        if job.token.cancelled:
+            job.future.set_exception(Cancelled())
+            return
+        # Inline jobs get no hook of their own: no nesting deeper than one level.
+        context = JobContext(job.token, between_pieces=None if inline else self._between_pieces)
+        try:
+            lower_compute_priority()  # cheap; XLA may have started new threads
+            with cancel_mod.running(context):
+                result = job.fn(model)
+        except BaseException as e:  # delivered to whoever waits on the future
+            if not isinstance(e, StudioError):
+                log.error("model job failed:\n%s", traceback.format_exc())
+            job.future.set_exception(e)
+        else:
+            job.future.set_result(result)
 
 
 Lookup = Callable[[Any, Any, Sequence[int], str], Any]
@@ -213,11 +416,13 @@ def cached_lookup(model: Any, seq: Any, targets: Sequence[int], method: str) -> 
 
 def request_salience(service: ModelService, seq: Any, targets: Sequence[int], method: str,
                      compute: Callable[..., Any], *, owner: str | None = None,
-                     lookup: Lookup = cached_lookup) -> Future:
+                     lookup: Lookup = cached_lookup, replaces: str | None = None) -> Future:
     """A user's salience request at priority 0; done at once when the engine has the scores.
 
     `compute(model, seq, targets, method)` returns the scores (a `Salience`) and is expected to
-    fill the cache `lookup(model, seq, targets, method)` reads (the engine's does).
+    fill the cache `lookup(model, seq, targets, method)` reads (the engine's does). It is a
+    short job (it may run between the pieces of another owner's long one); pass `replaces`
+    (e.g. "salience:<session>") so a newer click cancels this one while it waits.
     """
     model = service.model
     hit = lookup(model, seq, targets, method) if model is not None else None
@@ -232,7 +437,8 @@ def request_salience(service: ModelService, seq: Any, targets: Sequence[int], me
             return cached
         return compute(model, seq, list(targets), method)
 
-    return service.submit(job, priority=PRIORITY_USER, owner=owner)
+    return service.submit(job, priority=PRIORITY_USER, owner=owner, replaces=replaces,
+                          short=True)
 
 
 def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequence[int]],
@@ -262,5 +468,8 @@ def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequenc
             compute_batch(model, seq, missing, method)
             return len(missing)
 
-        futures.append(service.submit(job, priority=PRIORITY_PREFETCH, owner=owner))
+        try:
+            futures.append(service.submit(job, priority=PRIORITY_PREFETCH, owner=owner))
+        except LimitError:
+            break  # enough queued for this owner: the rest is computed on click
     return futures

@@ -82,6 +82,19 @@ UNMARKED_BEFORE: tuple[str, ...] = (
     "\u034f",  # COMBINING GRAPHEME JOINER
 )
 
+# Variation selectors and blank symbols (not category Cf) that were not marked before round 2.
+SELECTORS_AND_BLANKS: tuple[str, ...] = (
+    "\ufe00",  # VARIATION SELECTOR-1
+    "\ufe0f",  # VARIATION SELECTOR-16
+    "\U000e0100",  # VARIATION SELECTOR-17
+    "\U000e01ef",  # VARIATION SELECTOR-256
+    "\u180b",  # MONGOLIAN FREE VARIATION SELECTOR ONE
+    "\u180d",  # MONGOLIAN FREE VARIATION SELECTOR THREE
+    "\u2800",  # BRAILLE PATTERN BLANK
+)
+# Non-ASCII digits: str.isdigit() accepts them, int() refuses or misreads them.
+NON_ASCII_DIGITS: tuple[str, ...] = ("\u00b2", "\u0663", "\u2460", "\uff15", "\U0001d7d9")
+
 EMOJI = "👩‍👩‍👧 🇫🇷 😀"
 LONG_LINE = "x" * 3000
 BIDI_TRICK = "access = \u202e}nimda{\u2066 // allowed\u2069"
@@ -107,3 +120,22 @@ def corpus_text(long_line: bool = True) -> str:
 def marker(ch: str) -> str:
     """The visible stand-in `lib.text_safety.marker_label` uses."""
     return f"⟨U+{ord(ch):04X}⟩"
+
+# Segmentation patterns whose *compilation* explodes (the `regex` module expands counted
+# repeats): each must be refused before it is compiled. (The first froze the server for 7.5 s
+# and 2.4 GB; the second never finished.)
+REGEX_COMPILE_BOMBS: tuple[str, ...] = (
+    "(?:a{3000}){3000}",
+    "(?:a{65535}){65535}",
+    "(?:a{1500}){1500}",
+    "a{1000000}",
+    "(?:a{1,3000}){3000}",
+    "(?:(?:(?:a{50}){50}){50}){50}",
+    "[(](?:a{3000}){3000}",  # a '(' inside a class must not shift the group structure
+    "[]](?:a{3000}){3000}",
+    "[[:](?:a{3000}){3000}[:]",  # '[:' that is not a POSIX class must not hide the rest
+    "(?:a{3000}[])]){3000}",  # a ')' inside a class does not close the group
+    "(?#((()(?:a{3000}){3000}",  # a comment ends at its first ')'
+    "(?x)(?:a{3000}) #c\n{3000}",  # verbose mode: refused outright
+    "(" * 60 + "a" + ")" * 60,
+)

@@ -18,7 +18,9 @@ import pytest
 from lib.runs import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
-ALICE = {"sub": "alice-1", "email": "Alice@Example.org", "name": "Alice"}
+# Alice's e-mail is verified: her runs saved by an earlier release under "user:<e-mail>" are
+# handed to her issuer + sub key when she signs in. Bob's is not: his runs are keyed by sub.
+ALICE = {"sub": "alice-1", "email": "Alice@Example.org", "email_verified": True, "name": "Alice"}
 BOB = {"sub": "bob-2", "email": "bob@example.org", "name": "Bob"}
 
 
@@ -52,6 +54,39 @@ def test_sign_in_is_off_without_auth_secrets(tmp_path, monkeypatch) -> None:  # 
     assert not (REPO / ".streamlit" / "secrets.toml").exists(), "never commit a secrets file"
 
 
+@pytest.mark.parametrize("content, why", [
+    ("[auth\nredirect_uri =", "is not valid TOML"),
+    ('[auth]\nredirect_uri = "http://127.0.0.1:1/oauth2callback"\n', "no cookie_secret"),
+    (None, "cookie_secret is still the placeholder"),  # the example file copied as is
+])
+def test_misconfigured_sign_in_stops_every_page(tmp_path, monkeypatch, caplog, content, why
+                                                ) -> None:  # noqa: ANN001
+    """Fails closed: bad secrets stop the page with the reason and a log line, never the body."""
+    from streamlit.testing.v1 import AppTest
+
+    path = tmp_path / "secrets.toml"
+    if content is None:
+        path.write_text((REPO / ".streamlit" / "secrets.toml.example").read_text())
+    else:
+        path.write_text(content)
+    monkeypatch.chdir(tmp_path)
+    script = (
+        "import streamlit as st\n"
+        "import lib.ui.signin as signin\n"
+        f"signin._secret_files = lambda: [{str(path)!r}]\n"
+        "signin.gate()\n"
+        "st.write('page body shown')\n"
+    )
+    caplog.set_level("ERROR", logger="salience_studio.signin")
+    at = AppTest.from_string(script, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == []
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and why in errors[0] and "restart the server" in errors[0]
+    assert any(why in r.getMessage() for r in caplog.records)
+
+
 def _fixture_records() -> tuple[dict, dict]:
     rows = json.loads((REPO / "tests/fixtures/runs-schema-v1.expected.json").read_text())
     debug = next(r["record"] for r in rows if r["kind"] == "debug" and "sequence" in r["record"])
@@ -61,6 +96,7 @@ def _fixture_records() -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def signin_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    from lib.auth_config import owner_from_claims
     from tests.browser.harness import AppServer, free_port
     from tests.oidc_stub import OIDCStub
 
@@ -85,8 +121,11 @@ def signin_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
                                   kind="debug"),
         "alice_compare": store.save(compare, owner="user:alice@example.org",
                                     title="Alice's comparison", kind="compare"),
-        "bob_debug": store.save(debug, owner="user:bob@example.org", title="Bob's private run",
-                                kind="debug"),
+        "bob_debug": store.save(debug, owner=owner_from_claims({"iss": stub.issuer, **BOB}),
+                                title="Bob's private run", kind="debug"),
+        # Bob's unverified e-mail must not hand him what an earlier release keyed by it.
+        "bob_legacy": store.save(compare, owner="user:bob@example.org",
+                                 title="Keyed by Bob's unverified e-mail", kind="compare"),
     }
     server = AppServer(
         app="app.py",
@@ -102,18 +141,25 @@ def signin_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         stub.stop()
 
 
-@pytest.fixture
-def chromium(browser):  # noqa: ANN001, ANN201
-    return browser  # the session's one Chromium (tests/conftest.py)
-
-
-def _context(chromium, blocked: list[str]):  # noqa: ANN001, ANN202
+def _context(browser, blocked: list[str]):  # noqa: ANN001, ANN202
+    """A fresh context of the session's one Chromium (tests/conftest.py: /usr/bin/chromium)."""
     from tests.browser.harness import block_outside_hosts
 
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     block_outside_hosts(context, blocked)
     return context
+
+
+def _url(page) -> str:  # noqa: ANN001
+    """The address bar now (`page.url` can be stale, see pageops.live_url); while a navigation
+    replaces the document the page cannot answer, then Playwright's last known URL."""
+    from tests.browser import pageops as ops
+
+    try:
+        return ops.live_url(page)
+    except Exception:  # noqa: BLE001 - mid-navigation: the execution context is going away
+        return page.url
 
 
 def _seen(page, stub) -> tuple[int, int, str]:  # noqa: ANN001
@@ -123,7 +169,7 @@ def _seen(page, stub) -> tuple[int, int, str]:  # noqa: ANN001
     plain sleep would stall the browser's requests (to the app and to the provider alike).
     """
     page.wait_for_timeout(200)
-    return len(stub.authorize_calls), len(stub.token_calls), page.url
+    return len(stub.authorize_calls), len(stub.token_calls), _url(page)
 
 
 def _sign_in(page, stub, user: dict) -> None:  # noqa: ANN001
@@ -150,12 +196,12 @@ def _sign_in(page, stub, user: dict) -> None:  # noqa: ANN001
 
 
 @pytest.mark.browser
-def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, chromium) -> None:  # noqa: ANN001
+def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, browser) -> None:  # noqa: ANN001
     from tests.browser import pageops as ops
 
     server, stub, runs, debug = signin_server
     blocked: list[str] = []
-    context = _context(chromium, blocked)
+    context = _context(browser, blocked)
     try:
         page = context.new_page()
         run_id = runs["alice_debug"]
@@ -164,7 +210,7 @@ def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, chromium) -
         text = ops.app_text(page)
         assert "Sign in first" in text
         # None of the run reaches an anonymous visitor.
-        assert run_id not in text.replace(page.url, "")
+        assert run_id not in text.replace(_url(page), "")
         assert "Saved run " + run_id not in text and debug["prompt"] not in text
         assert page.locator("[data-salience]").count() == 0
         # The prompt stored where to go next; only the run id, short-lived.
@@ -175,14 +221,15 @@ def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, chromium) -
         # A new session after the provider's redirect, yet the run is open.
         ops.poll(lambda: ops.app_text(page), lambda t: f"Saved run {run_id}" in t,
                  "the run to open after signing in")
-        ops.poll(lambda: page.url, lambda u: f"run={run_id}" in u, "the run id back in the URL")
+        ops.poll(lambda: _url(page), lambda u: f"run={run_id}" in u, "the run id back in the URL")
         ops.assert_no_traceback(page)
         call = stub.authorize_calls[-1]
         assert call["code_challenge_method"] == "S256" and call.get("nonce")
         ops.poll(lambda: [c["name"] for c in context.cookies()],
                  lambda names: "studio_next_run" not in names, "the next-run cookie to go")
 
-        # Saved runs: Alice's runs (e-mail matched case-insensitively), never Bob's.
+        # Saved runs: Alice's runs (saved under her verified e-mail by an earlier release,
+        # handed to her issuer + sub key at sign-in), never Bob's.
         ops.open_app(page, server.url, path="runs")
         ops.poll(lambda: ops.app_text(page),
                  lambda t: "Alice's comparison" in t and "Alice's quiche" in t,
@@ -196,12 +243,12 @@ def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, chromium) -
 
 
 @pytest.mark.browser
-def test_compare_link_lands_on_compare_and_lists_own_runs(signin_server, chromium) -> None:  # noqa: ANN001
+def test_compare_link_lands_on_compare_and_lists_own_runs(signin_server, browser) -> None:  # noqa: ANN001
     from tests.browser import pageops as ops
 
     server, stub, runs, _ = signin_server
     blocked: list[str] = []
-    context = _context(chromium, blocked)
+    context = _context(browser, blocked)
     try:
         page = context.new_page()
         run_id = runs["alice_compare"]  # Bob got Alice's link: a link is the way in
@@ -209,7 +256,7 @@ def test_compare_link_lands_on_compare_and_lists_own_runs(signin_server, chromiu
         page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=120_000)
         assert "Alice's comparison" not in ops.app_text(page)
         _sign_in(page, stub, BOB)
-        ops.poll(lambda: page.url, lambda u: "/compare" in u and f"run={run_id}" in u,
+        ops.poll(lambda: _url(page), lambda u: "/compare" in u and f"run={run_id}" in u,
                  "the Compare page with the run")
         ops.assert_no_traceback(page)
         assert not [e for e in ops.error_messages(page) if "run" in e.lower()]
@@ -219,6 +266,7 @@ def test_compare_link_lands_on_compare_and_lists_own_runs(signin_server, chromiu
                  "Bob's saved runs")
         text = ops.app_text(page)
         assert "Alice's quiche" not in text and "Alice's comparison" not in text
+        assert "Keyed by Bob's unverified e-mail" not in text
         # Signing out brings the prompt back.
         page.get_by_role("button", name="Sign out", exact=True).click()
         page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=60_000)

@@ -120,3 +120,17 @@ def test_lone_surrogate_escape_is_refused_with_line_field_and_position(field):
 def test_surrogate_pair_escape_is_one_character_and_kept():
     rows = parse_prompt_file(b'{"prompt": "smile \\ud83d\\ude00"}')
     assert rows[0].prompt == "smile \U0001f600"
+
+
+def test_row_label_marks_invisible_characters_in_source_and_prompt():
+    from tests.hostile_corpus import SELECTORS_AND_BLANKS
+
+    data = (b'{"prompt": "hi\\u202e there", "source": "evil\\u2066\\ufe0f\\u2800name"}\n')
+    (row,) = parse_prompt_file(data)
+    label = row.label()
+    assert "\u202e" not in label and "\u2066" not in label
+    assert all(ch not in label for ch in SELECTORS_AND_BLANKS)
+    assert "evil⟨U+2066⟩⟨U+FE0F⟩⟨U+2800⟩name" in label and "⟨U+202E⟩" in label
+    assert label.startswith("line 1: ")
+    (plain,) = parse_prompt_file(b'{"prompt": "p"}\n')
+    assert plain.label() == "line 1: row · 'p'"

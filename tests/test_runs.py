@@ -106,14 +106,15 @@ def test_run_size_limit(tmp_path):
 
 def test_full_store_refuses_and_never_evicts(tmp_path):
     store = RunStore(tmp_path / "r.db", max_total_bytes=300)
-    kept = [store.save({"x": "a" * 80}, owner="a", title=str(i)) for i in range(3)]
+    # Distinct records: an identical one would be the same run (see the dedupe tests).
+    kept = [store.save({"x": "a" * 80, "i": i}, owner="a", title=str(i)) for i in range(3)]
     with pytest.raises(LimitError) as err:
-        store.save({"x": "a" * 80}, owner="a", title="one more")
+        store.save({"x": "a" * 80, "i": 3}, owner="a", title="one more")
     assert "full" in str(err.value) and "Delete" in str(err.value)
     assert all(store.get(i) is not None for i in kept)
     assert store.usage()[0] == 3
     store.delete(kept[0], owner="a")
-    store.save({"x": "a" * 80}, owner="a", title="after delete")
+    store.save({"x": "a" * 80, "i": 4}, owner="a", title="after delete")
 
 
 def test_bad_records_and_fields(store):
@@ -267,7 +268,10 @@ def test_v1_database_reads_after_every_migration(tmp_path, monkeypatch, upto):
         assert [r.id for r in store.list_for_owner(owner)] == ids
     assert store.usage() == (len(expected), sum(
         len(json.dumps(r["record"], ensure_ascii=False, sort_keys=True).encode()) for r in expected))
-    # The upgraded file takes new saves, renames and deletes like a new one.
+    # The fully upgraded file takes new saves, renames and deletes like a new one (this code's
+    # save() needs the latest schema; the reads above must work after every step).
+    if upto < SCHEMA_VERSION:
+        return
     new_id = store.save({"after": "upgrade"}, owner="anon:fixtureA", title="new")
     assert store.list_for_owner("anon:fixtureA")[0].id == new_id
     assert store.rename(expected[0]["id"], owner=expected[0]["owner"], title="renamed")
@@ -341,3 +345,165 @@ def test_reopening_current_store_takes_no_write_lock(store):
         writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def test_new_store_is_private_to_the_server_user(tmp_path):
+    import os
+    import stat
+
+    store = RunStore(tmp_path / "fresh" / "runs.sqlite3")
+    store.save(RECORD, owner="alice", title="t")
+    assert stat.S_IMODE(os.stat(tmp_path / "fresh").st_mode) == 0o700
+    for name in ("runs.sqlite3", "runs.sqlite3-wal", "runs.sqlite3-shm"):
+        path = tmp_path / "fresh" / name
+        if path.exists():
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
+
+
+def test_existing_world_readable_database_is_narrowed(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "runs.sqlite3"
+    RunStore(path).save(RECORD, owner="alice", title="t")
+    os.chmod(path, 0o644)
+    RunStore(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("garbage", [b"this is not a database\n" * 200, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_damaged_database_says_so_and_writes_nothing(tmp_path, garbage):
+    from lib.runs import DamagedStoreError
+
+    path = tmp_path / "runs.sqlite3"
+    path.write_bytes(garbage)
+    with pytest.raises(DamagedStoreError) as err:
+        RunStore(path).save(RECORD, owner="alice", title="t")
+    msg = str(err.value)
+    assert "damaged" in msg and "nothing was saved or changed" in msg and "runs.sqlite3" in msg
+    assert isinstance(err.value, StudioError)
+    assert path.read_bytes() == garbage
+
+
+def test_damaged_pages_after_opening_are_reported_too(tmp_path):
+    from lib.runs import DamagedStoreError
+
+    path = tmp_path / "runs.sqlite3"
+    store = RunStore(path)
+    for n in range(30):
+        store.save({"n": n, "pad": "x" * 3000}, owner="alice", title=f"t{n}")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    for off in range(4096 * 2, len(data), 4096):  # smash every page's header after the first two
+        data[off:off + 16] = b"\xee" * 16
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedStoreError, match="nothing was saved or changed"):
+        store.list_for_owner("alice")
+
+
+# ---- one browser cannot fill the store (issue 12 item 4) --------------------------------------
+class FakeClock:
+    def __init__(self, t: float = 1_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_same_owner_same_record_gets_the_same_id_back(store):
+    first = store.save(RECORD, owner="alice", title="one")
+    again = store.save(dict(RECORD), owner="alice", title="two")
+    assert again == first and store.usage()[0] == 1
+    assert store.save(RECORD, owner="alice", title="x", kind="compare") != first
+    assert store.save({**RECORD, "extra": 1}, owner="alice", title="x") != first
+
+
+def test_audit_date_alone_does_not_make_a_new_run(store):
+    a = {**RECORD, "audit": {"app_version": "1", "date": "2026-01-01T00:00:00+00:00"}}
+    b = {**RECORD, "audit": {"app_version": "1", "date": "2026-01-01T00:00:09+00:00"}}
+    assert store.save(a, owner="alice", title="t") == store.save(b, owner="alice", title="t")
+    c = {**RECORD, "audit": {"app_version": "2", "date": "2026-01-01T00:00:09+00:00"}}
+    assert store.save(c, owner="alice", title="t") != store.save(a, owner="alice", title="t")
+
+
+def test_identical_records_of_different_owners_get_unrelated_ids(tmp_path):
+    store = RunStore(tmp_path / "r.db")
+    a = store.save(RECORD, owner="alice", title="t")
+    b = store.save(RECORD, owner="bob", title="t")
+    other = RunStore(tmp_path / "other.db").save(RECORD, owner="alice", title="t")
+    assert len({a, b, other}) == 3  # random ids: content (or owner) never gives an id away
+    assert store.get(b).owner == "bob"
+
+
+def test_rate_limit_per_owner_is_kept_in_the_store(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "r.db"
+    store = RunStore(path, saves_per_minute=3, clock=clock)
+    for i in range(3):
+        store.save({"i": i}, owner="alice", title="t")
+    assert store.save({"i": 0}, owner="alice", title="t")  # a re-share is not a new save
+    with pytest.raises(LimitError) as err:
+        store.save({"i": 3}, owner="alice", title="t")
+    assert err.value.field == "run" and "3 saves a minute" in str(err.value)
+    assert "Wait a minute" in str(err.value)
+    store.save({"i": 3}, owner="bob", title="t")  # other owners are not held back
+    # A second process (a fresh RunStore on the same file) sees the same count.
+    with pytest.raises(LimitError, match="saves a minute"):
+        RunStore(path, saves_per_minute=3, clock=clock).save({"i": 4}, owner="alice", title="t")
+    clock.t += 61
+    store.save({"i": 4}, owner="alice", title="t")
+
+
+def test_owner_run_count_quota(tmp_path):
+    store = RunStore(tmp_path / "r.db", max_owner_runs=2)
+    kept = [store.save({"i": i}, owner="alice", title="t") for i in range(2)]
+    with pytest.raises(LimitError) as err:
+        store.save({"i": 2}, owner="alice", title="t")
+    assert "2 saved runs" in str(err.value) and "limit is 2 runs each" in str(err.value)
+    store.save({"i": 2}, owner="bob", title="t")
+    store.delete(kept[0], owner="alice")
+    store.save({"i": 2}, owner="alice", title="t")
+
+
+def test_owner_bytes_quota(tmp_path):
+    store = RunStore(tmp_path / "r.db", max_owner_bytes=250)
+    store.save({"x": "a" * 100}, owner="alice", title="t")
+    store.save({"x": "b" * 100}, owner="alice", title="t")
+    with pytest.raises(LimitError) as err:
+        store.save({"x": "c" * 100}, owner="alice", title="t")
+    assert "limit is 250 bytes each" in str(err.value) and "Delete" in str(err.value)
+    store.save({"x": "c" * 100}, owner="bob", title="t")
+
+
+def test_v1_runs_are_found_again_after_the_migration(tmp_path):
+    expected = json.loads(V1_EXPECTED.read_text())
+    store = RunStore(_v1_copy(tmp_path))
+    assert store.schema_version() == SCHEMA_VERSION
+    row = expected[0]
+    assert store.save(row["record"], owner=row["owner"], title="again",
+                      kind=row["kind"]) == row["id"]
+    assert store.usage()[0] == len(expected)
+
+
+def test_owner_limits_from_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STUDIO_MAX_OWNER_RUNS", "7")
+    monkeypatch.setenv("STUDIO_MAX_OWNER_BYTES", "1_000")
+    monkeypatch.setenv("STUDIO_SAVES_PER_MINUTE", "5")
+    store = default_store()
+    assert (store.max_owner_runs, store.max_owner_bytes, store.saves_per_minute) == (7, 1000, 5)
+    monkeypatch.setenv("STUDIO_SAVES_PER_MINUTE", "0")
+    with pytest.raises(StudioError, match="STUDIO_SAVES_PER_MINUTE"):
+        default_store()
+
+
+def test_reassign_owner_moves_only_that_owners_runs(store):
+    mine = [store.save({"i": i}, owner="user:ada@example.org", title="t") for i in range(2)]
+    theirs = store.save({"i": 9}, owner="user:bob@example.org", title="t")
+    assert store.reassign_owner("user:ada@example.org", "oidc:" + "a" * 40) == 2
+    assert all(store.get(r).owner == "oidc:" + "a" * 40 for r in mine)
+    assert store.get(theirs).owner == "user:bob@example.org"
+    assert store.reassign_owner("user:ada@example.org", "oidc:" + "a" * 40) == 0
+    with pytest.raises(InputError):
+        store.reassign_owner("", "oidc:x")

@@ -6,7 +6,14 @@ import pytest
 
 from lib.errors import InputError
 from lib.records import Token, TokenSequence
-from lib.segments import GRANULARITIES, find_segment, segment_scores, segment_sequence
+from lib.segments import (
+    GRANULARITIES,
+    compile_pattern,
+    find_segment,
+    segment_scores,
+    segment_sequence,
+)
+from tests.hostile_corpus import REGEX_COMPILE_BOMBS
 
 
 def make_seq(
@@ -213,3 +220,122 @@ def test_find_segment(seq):
     assert segs[find_segment(segs, rec - 3, rec + 10)].text == "Recommendation:"
     assert segs[find_segment(segs, 0, 0)].text == "Hello"
     assert find_segment(segs, len(seq.text) + 5, len(seq.text) + 9) is None
+
+
+@pytest.mark.parametrize("pattern", REGEX_COMPILE_BOMBS)
+def test_regex_compile_bombs_are_refused_before_compiling(monkeypatch, pattern):
+    """The match timeout does not cover compiling: a bomb must never reach regex.compile."""
+    import lib.segments as segments_mod
+
+    calls: list[str] = []
+    real = segments_mod.regex.compile
+
+    def spy(p, *a, **kw):
+        calls.append(p)
+        return real(p, *a, **kw)
+
+    monkeypatch.setattr(segments_mod.regex, "compile", spy)
+    with pytest.raises(InputError) as err:
+        compile_pattern(pattern)
+    assert err.value.field == "pattern"
+    assert "pattern" in str(err.value)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\S+", r"[^,;]+", r"\d{4}-\d{2}-\d{2}", r"(?:\w+\s){1,50}", r"\p{L}+", r"(?i)[a-z]{2,300}",
+     "(?:a{300}){300}", r"[(]\w+[)]", r"(?P<w>\w+)"],
+)
+def test_ordinary_patterns_still_compile(pattern):
+    assert compile_pattern(pattern).pattern == pattern
+
+
+def test_compiled_patterns_stay_out_of_the_process_wide_cache(monkeypatch):
+    import sys
+
+    import lib.segments as segments_mod
+
+    seen: list[dict] = []
+    real = segments_mod.regex.compile
+
+    def spy(p, *a, **kw):
+        seen.append(kw)
+        return real(p, *a, **kw)
+
+    monkeypatch.setattr(segments_mod.regex, "compile", spy)
+    main = sys.modules[real.__module__]
+    before = len(getattr(main, "_cache", {}))
+    for n in range(20):
+        compile_pattern(f"x{{{n + 1}}}yz")
+    assert seen and all(kw.get("cache_pattern") is False for kw in seen)
+    assert len(getattr(main, "_cache", {})) == before
+
+
+def _true_size(tree) -> int:
+    """The same upper bound as lib.segments' estimate, computed on Python's own parse tree."""
+    from re import _constants as c
+
+    total = 0
+    for op, av in tree:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            lo, hi, sub = av
+            bound = max(lo, 1) if hi == c.MAXREPEAT else max(lo, hi, 1)
+            total += _true_size(sub) * bound if lo or hi != c.MAXREPEAT else _true_size(sub)
+        elif op == c.SUBPATTERN:
+            total += max(_true_size(av[-1]), 1)
+        elif op in (c.ATOMIC_GROUP,):
+            total += max(_true_size(av), 1)
+        elif op == c.BRANCH:
+            total += sum(_true_size(b) for b in av[1])
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            total += _true_size(av[1])
+        else:
+            total += 1
+    return total
+
+
+def test_the_size_estimate_never_reads_a_structure_smaller_than_it_is():
+    """Random patterns mixing groups, classes holding brackets and parentheses, escapes and
+    comments: whenever Python's own parser (same syntax as `regex` version 0 for these pieces)
+    finds the expanded size over the budget, the estimate refuses the pattern too."""
+    import random
+    import re
+    import warnings
+
+    from lib.segments import MAX_PATTERN_SIZE, _check_pattern_size
+
+    atoms = ["a", "b", "[(]", "[)]", "[]]", "[^]]", "[\\]]", "[a-c]", "\\(", "\\)", "\\[",
+             "\\{", "{", "}", "(?#)", "(?#(()", "(?<=b)", "[[]", "[)(]", "x{", "(?=a)", "[])]",
+             "[^])(]", "[\\])]"]
+    opens = ["(?:", "(", "(?>", "(?P<n{}>", "(?!"]
+    quants = ["", "", "+", "*", "?", "{12}", "{300}", "{2,400}", "{,500}", "{700,}", "{30}+"]
+    rng = random.Random(20261201)
+
+    def gen(depth: int) -> str:
+        out = []
+        for _ in range(rng.randint(1, 3)):
+            if depth < 4 and rng.random() < 0.5:
+                out.append(rng.choice(opens).format(rng.randint(0, 10**6)) + gen(depth + 1)
+                           + ")" + rng.choice(quants))
+            else:
+                out.append(rng.choice(atoms) + rng.choice(quants))
+            if rng.random() < 0.15:
+                out.append("|")
+        return "".join(out)
+
+    checked = refused = 0
+    for _ in range(4000):
+        pattern = gen(0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # "possible nested set"
+                tree = re._parser.parse(pattern)
+        except (re.error, RecursionError, OverflowError):
+            continue
+        checked += 1
+        if _true_size(tree) > MAX_PATTERN_SIZE:
+            refused += 1
+            with pytest.raises(InputError):
+                _check_pattern_size(pattern)
+    assert checked > 1000 and refused > 100  # the sample really explored big structures

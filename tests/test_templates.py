@@ -128,3 +128,19 @@ def test_template_render_merges_defaults():
     t = get_template("fewshot-mistake")
     assert "Suggestion: Omelette\n" in t.render({"menu_item": "Omelette"})
     assert "Taste-likes: Cheese\n" in t.render({"menu_item": "Omelette"})
+
+
+def test_template_and_variable_character_limits_apply_before_rendering():
+    from lib.errors import LimitError
+    from lib.input_limits import MAX_TEMPLATE_CHARS, MAX_VARIABLE_VALUE_CHARS, MAX_VARIABLES
+
+    with pytest.raises(LimitError) as err:
+        template_variables("x" * (MAX_TEMPLATE_CHARS + 1))
+    assert err.value.field == "template" and f"{MAX_TEMPLATE_CHARS:,}" in str(err.value)
+    assert render_template("x" * (MAX_TEMPLATE_CHARS - 3) + "{a}", {"a": "y"}).endswith("xy")
+    with pytest.raises(LimitError) as err:
+        render_template("Q: {q}", {"q": "v" * (MAX_VARIABLE_VALUE_CHARS + 1)})
+    assert err.value.field == "q" and "{q}" in str(err.value)
+    many = " ".join(f"{{v{i}}}" for i in range(MAX_VARIABLES + 1))
+    with pytest.raises(LimitError, match=f"limit is {MAX_VARIABLES}"):
+        render_template(many, {f"v{i}": "x" for i in range(MAX_VARIABLES + 1)})

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from lib.ui import common
+from lib.ui.clean_stop import ensure_clean_stop
 from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
 from lib.ui.owner import owner_id, remember_owner
@@ -79,6 +80,7 @@ def _model_status() -> None:
 
 def run_app() -> None:
     st.set_page_config(page_title="Salience Studio", page_icon="🔎", layout="wide")
+    ensure_clean_stop()  # SIGTERM: finish saves, stop the model worker, exit 0 (lib.shutdown)
     pages = [
         st.Page(str(ROOT / "app_pages" / "debug.py"), title="Debug", icon="🔎", default=True,
                 url_path="debug"),

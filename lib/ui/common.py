@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,6 +15,7 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.text_safety import safe_plain
+from lib.ui.guard import _is_control_flow
 from lib.worker import ModelService
 
 GRANULARITY_LABELS = {"tokens": "Tokens", "words": "Words", "sentences": "Sentences",
@@ -68,11 +71,48 @@ class JobProgress:
             return self._value
 
 
+def session_key(name: str) -> str:
+    """`name` plus this browser tab's session id: the `replaces=` key for ModelService.submit /
+    request_salience, so a newer job of this tab replaces its older one, but never another
+    tab's (owners are per browser, shared by its tabs)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        session = ctx.session_id if ctx is not None else "no-session"
+    except Exception:  # noqa: BLE001 - outside a script run (tests): one shared key
+        session = "no-session"
+    return f"{name}:{session}"
+
+
+@contextmanager
+def cancel_if_abandoned(svc: ModelService, futures: Iterable[Future]) -> Iterator[None]:
+    """Around a wait for model work: when the script run is abandoned (a newer click reruns
+    it, the session closes: Streamlit's stop/rerun exceptions), cancel the jobs still waited
+    for, so the worker does not compute results nobody will read. Errors pass unchanged."""
+    try:
+        yield
+    except BaseException as e:
+        if _is_control_flow(e):
+            for fut in list(futures):
+                if not fut.done():
+                    svc.cancel(fut)
+        raise
+
+
 def wait_for(future: Future, svc: ModelService, label: str,
              progress: JobProgress | None = None) -> Any:
-    """Wait for model work with a status box: loading progress, queue position, job progress."""
+    """Wait for model work with a status box: loading progress, queue position, job progress.
+
+    An abandoned wait cancels the job (`cancel_if_abandoned`)."""
     if future.done():
         return future.result()
+    with cancel_if_abandoned(svc, [future]):
+        return _wait_for(future, svc, label, progress)
+
+
+def _wait_for(future: Future, svc: ModelService, label: str,
+              progress: JobProgress | None) -> Any:
     holder = st.empty()  # cleared on success so finished jobs leave no box behind
     with holder.status(label, expanded=True) as box:
         bar = st.progress(0.0, text="Queued…")

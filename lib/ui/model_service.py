@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from lib.shutdown import register_closer
 from lib.worker import PRIORITY_PREFETCH, ModelService
 
 SPEC_KEY = "studio_model_spec"
@@ -22,6 +23,8 @@ def _load(spec: str | None, progress: Any = None) -> Any:
 def _service(spec: str) -> ModelService:
     svc = ModelService(spec, _load)
     svc.start()
+    # On SIGTERM: no new jobs, the running one stopped at its next checkpoint (lib.shutdown).
+    register_closer(f"model service {spec}", svc.shutdown)
     if os.environ.get("STUDIO_WARMUP", "1") != "0":
         svc.submit(_warm_up, priority=PRIORITY_PREFETCH, owner="server-warmup")
     return svc

@@ -2,7 +2,10 @@
 
 When it is on, every page asks an anonymous visitor to sign in first, so a run link shows a
 sign-in prompt instead of the run, and Saved runs lists the signed-in user's runs only (the owner
-id is their e-mail, see `lib.ui.owner`).
+id is the provider's issuer + `sub`, the e-mail only a label: see `lib.auth_config`).
+
+Fails closed: secrets that cannot be read, an incomplete `[auth]` or placeholder values stop
+every page with the reason (and a line in the server log), never serve pages without sign-in.
 
 Landing on the run after signing in: the provider redirects back to `/oauth2callback`, which
 sends the browser to the app's root in a NEW session, so session state and the URL's `?run=` are
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.auth_config import AuthConfigError, auth_enabled, user_label
 from lib.runs import is_valid_run_id
 
 log = logging.getLogger("salience_studio.signin")
@@ -44,14 +48,32 @@ export default function (component) {
 _cookie = st.components.v2.component("salience_studio.next_run_cookie", js=_COOKIE_JS)
 
 
-def auth_configured() -> bool:
-    """True when secrets.toml has an `[auth]` section (sign-in on)."""
-    try:
-        from streamlit.auth_util import get_secrets_auth_section
+_logged: set[str] = set()
 
-        return bool(get_secrets_auth_section())
-    except Exception:  # no or unreadable secrets: sign-in stays off
-        return False
+
+def _secret_files() -> list[str]:
+    files = st.get_option("secrets.files")
+    return [str(f) for f in files] if isinstance(files, list | tuple) else []
+
+
+def auth_configured() -> bool:
+    """True when a secrets file has a complete `[auth]` section (sign-in on), False when none
+    has one; raises AuthConfigError when the secrets are unreadable or `[auth]` is unusable."""
+    return auth_enabled(_secret_files())
+
+
+def stop_if_misconfigured() -> bool:
+    """Sign-in on? On bad settings show why and stop this page (st.stop), logging it once."""
+    try:
+        return auth_configured()
+    except AuthConfigError as e:
+        message = str(e)
+        if message not in _logged:
+            _logged.add(message)
+            log.error("refusing to serve pages: %s", message)
+        st.error(message)
+        st.stop()
+        raise  # st.stop raises; this line only satisfies type checkers
 
 
 def signed_in() -> bool:
@@ -118,9 +140,10 @@ def _go_to_pending_run(pending: str) -> None:
 def gate() -> None:
     """Call before `nav.run()`. Stops the run with a sign-in prompt when sign-in is required.
 
-    Fails closed: an unexpected error stops the page with a message, it never shows the page.
+    Fails closed: unusable sign-in settings or an unexpected error stop the page with a
+    message, they never show the page.
     """
-    if not auth_configured():
+    if not stop_if_misconfigured():
         return
     try:
         _gate()
@@ -152,12 +175,15 @@ def _gate() -> None:
 
 def sign_out_control() -> None:
     """Sidebar line: who is signed in, and a Sign out button (only when sign-in is on)."""
-    if not auth_configured() or not signed_in():
-        return
     try:
-        who = st.user.get("email") or st.user.get("name") or "signed in"
+        if not auth_configured() or not signed_in():
+            return
+    except AuthConfigError:
+        return  # the gate has stopped the page already
+    try:
+        who = user_label(st.user.to_dict())
     except Exception:
         who = "signed in"
-    st.text(f"Signed in as {str(who)[:80]}")  # plain text: the name comes from the provider
+    st.text(f"Signed in as {who}")  # plain text: the name comes from the provider
     if st.button("Sign out", key="signout_button"):
         st.logout()

@@ -16,6 +16,7 @@ from typing import Any
 
 from lib.errors import InputError
 from lib.records import Alternative, GenerationSettings, Token, TokenSequence
+from lib.text_safety import is_ascii_digits
 
 RECORD_VERSION = 1
 
@@ -157,7 +158,7 @@ def parse_selection(text: str | None) -> tuple[int, int] | None:
         return None
     s = str(text).strip()
     parts = s.split("-")
-    if len(s) > 20 or len(parts) > 2 or not all(p.isdigit() for p in parts):
+    if len(s) > 20 or len(parts) > 2 or not all(is_ascii_digits(p) for p in parts):
         raise InputError(f"The link's selection 'sel={s[:20]}' is not a segment number like 5 "
                          "or a range like 5-7; click a segment of the output instead.",
                          field="sel")

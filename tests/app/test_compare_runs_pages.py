@@ -118,7 +118,8 @@ def test_saved_runs_lists_renames_and_deletes_only_own_runs(monkeypatch):
     store = default_store()
     me, other = "anon:" + "m" * 24, "anon:" + "o" * 24
     mine = store.save({"model": {"name": "tiny"}}, owner=me, title="My <b>first</b> run")
-    store.save({"model": {"name": "tiny"}}, owner=me, title="Second")
+    # A distinct record: identical records of one owner are one run.
+    store.save({"model": {"name": "tiny"}, "n": 2}, owner=me, title="Second")
     theirs = store.save({"model": {"name": "tiny"}}, owner=other, title="Someone else's")
 
     # This browser's cookie (AppTest cannot send one, so the reader is patched).

@@ -10,7 +10,13 @@ import re
 import pytest
 
 from tests.app.conftest import errors, make_app, no_crash, raw_errors
-from tests.hostile_corpus import ACTIVE, INVISIBLE, MORE_INVISIBLE, UNMARKED_BEFORE
+from tests.hostile_corpus import (
+    ACTIVE,
+    INVISIBLE,
+    MORE_INVISIBLE,
+    SELECTORS_AND_BLANKS,
+    UNMARKED_BEFORE,
+)
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 
@@ -230,6 +236,6 @@ def test_picker_marks_everything_the_overlay_marks():
     from lib.text_safety import is_invisible
 
     picker = _picker_class()
-    chars = MORE_INVISIBLE + UNMARKED_BEFORE
+    chars = MORE_INVISIBLE + UNMARKED_BEFORE + SELECTORS_AND_BLANKS
     assert all(is_invisible(ch) for ch in chars)
     assert [f"U+{ord(ch):04X}" for ch in chars if not picker.fullmatch(ch)] == []

@@ -17,8 +17,8 @@ ANON = "k" * 24
 
 
 def test_resolve_owner_prefers_identity_then_session_then_cookie():
-    assert owner_mod.resolve_owner("Ada@Example.org", {"studio_owner": ANON}, None, "n" * 24) == (
-        "user:ada@example.org", None)
+    ada = "oidc:" + "a" * 40  # lib.auth_config.owner_from_claims: issuer + sub, never e-mail
+    assert owner_mod.resolve_owner(ada, {"studio_owner": ANON}, None, "n" * 24) == (ada, None)
     assert owner_mod.resolve_owner(None, {"studio_owner": ANON}, "s" * 24, "n" * 24) == (
         "anon:" + "s" * 24, "s" * 24)
     assert owner_mod.resolve_owner(None, {"studio_owner": ANON}, None, "n" * 24) == (
@@ -72,18 +72,49 @@ def test_cookie_owner_sees_own_runs_and_url_stays_clean(monkeypatch):
     assert all(me not in str(v) for v in shell.query_params.values())
 
 
+ADA = {"iss": "https://id.example.org", "sub": "Ada-7", "email": "Ada@example.org",
+       "email_verified": True}
+
+
 @pytest.mark.usefixtures("studio_env")
-def test_signed_in_user_is_the_owner(monkeypatch):
+def test_signed_in_user_is_the_owner_by_issuer_and_sub(monkeypatch):
+    from lib.auth_config import owner_from_claims
     from lib.runs import default_store
 
-    default_store().save({"model": {"name": "tiny"}}, owner="user:ada@example.org",
-                         title="Ada's run")
-    monkeypatch.setattr(owner_mod, "_signed_in_email", lambda: "Ada@example.org")
+    default_store().save({"model": {"name": "tiny"}, "who": "ada"},
+                         owner=owner_from_claims(ADA), title="Ada's run")
+    # Same e-mail, another subject (e.g. a second provider or a recycled address): not Ada.
+    default_store().save({"model": {"name": "tiny"}, "who": "other"},
+                         owner=owner_from_claims({**ADA, "sub": "ada-7"}), title="Not Ada's")
+    monkeypatch.setattr(owner_mod, "_signed_in_claims", lambda: dict(ADA))
     monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": ANON})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)
-    assert "Ada's run" in [t.value for t in at.text_input]
+    titles = [t.value for t in at.text_input]
+    assert "Ada's run" in titles and "Not Ada's" not in titles
+
+
+@pytest.mark.usefixtures("studio_env")
+@pytest.mark.parametrize("verified", [True, False])
+def test_runs_keyed_by_email_move_only_for_a_verified_email(monkeypatch, verified):
+    from lib.auth_config import owner_from_claims
+    from lib.runs import default_store
+
+    who = {**ADA, "sub": f"legacy-{verified}", "email": f"legacy-{verified}@example.org",
+           "email_verified": verified}
+    legacy_id = default_store().save({"model": {"name": "tiny"}, "v": verified},
+                                     owner=f"user:legacy-{str(verified).lower()}@example.org",
+                                     title="Saved by an earlier release")
+    monkeypatch.setattr(owner_mod, "_signed_in_claims", lambda: dict(who))
+    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": ANON})
+    at = make_app("app_pages/runs.py")
+    at.run()
+    no_crash(at)
+    shown = "Saved by an earlier release" in [t.value for t in at.text_input]
+    assert shown is verified
+    owner = default_store().get(legacy_id).owner
+    assert (owner == owner_from_claims(who)) is verified
 
 
 def test_no_pages_directory_for_streamlit_to_auto_detect():
