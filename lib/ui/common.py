@@ -33,6 +33,13 @@ def methods() -> dict[str, tuple[str, bool]]:
         return dict(METHOD_FALLBACK)
 
 
+def granularities() -> tuple[str, ...]:
+    """Granularity ids, as the segmenter knows them."""
+    from lib.segments import GRANULARITIES
+
+    return tuple(GRANULARITIES)
+
+
 def decode_stop(text: str) -> tuple[str, ...]:
     r"""The stop field shows escapes literally: `\n\n` means a blank line; `|` separates several."""
     out = []
@@ -235,33 +242,3 @@ def held_index(key: str, options: Any, fallback: int = 0) -> int:
 def show_error(message: str) -> None:
     """st.error for a sentence that may quote user, URL or model text."""
     st.error(md_escape(message))
-
-
-def adopt_view_params(snap: dict[str, Any], prefix: str, parse_sel: Any, errors: list[str],
-                      *, name_current_g: bool = False) -> None:
-    """Adopt a link's g (granularity), m (method) and sel into `<prefix>_g/_m/_sel` session
-    state; unknown or malformed values become specific messages in `errors`, never state."""
-    from lib.errors import InputError
-    from lib.segments import GRANULARITIES
-
-    g, m = snap.get("g"), snap.get("m")
-    if g:
-        if g in GRANULARITIES:
-            st.session_state[f"{prefix}_g"] = g
-        else:
-            shown = (f" Showing {st.session_state.get(f'{prefix}_g', 'words')}."
-                     if name_current_g else "")
-            errors.append(f"The link's granularity 'g={g[:30]}' is unknown; use one of "
-                          f"{', '.join(GRANULARITIES)}.{shown}")
-    if m:
-        if m in methods():
-            st.session_state[f"{prefix}_m"] = m
-        else:
-            errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
-                          f"{', '.join(methods())}.")
-    if snap.get("sel") is not None:
-        try:
-            st.session_state[f"{prefix}_sel"] = parse_sel(snap["sel"])
-        except InputError as e:
-            errors.append(str(e))
-            st.session_state[f"{prefix}_sel"] = None

@@ -14,23 +14,33 @@ import streamlit as st
 
 from lib.errors import InputError, StudioError
 from lib.records import GenerationSettings, Segment
+from lib.selection import (
+    compare_in_range,
+    compare_selection_from_stored,
+    format_compare_selection,
+    next_compare_selection,
+    parse_compare_selection,
+    selected_indices,
+    target_tokens,
+)
 from lib.ui import common
 from lib.ui.copy_link import copy_link
 from lib.ui.debug import _prefetch, _scores_for
 from lib.ui.model_service import get_service, model_info
 from lib.ui.owner import owner_id
 from lib.ui.segment_picker import segment_picker
-from lib.ui.view import (
-    View,
-    format_selection,
-    next_selection,
-    parse_selection,
-    view_from_record,
-    view_to_record,
-)
+from lib.ui.url_state import UrlState
+from lib.view import View, view_from_record, view_to_record
 from lib.worker import PRIORITY_USER, request_salience
 
 DEFAULT_VARIANTS = ("fewshot-mistake", "fewshot-fixed", "fewshot-constitution")
+URL = UrlState("cmp", parse_compare_selection, format_compare_selection)
+
+
+def _restore_run(run_id: str, errors: list[str]) -> None:
+    err = _restore(run_id)
+    if err:
+        errors.append(err)
 
 
 def _restore(run_id: str) -> str | None:
@@ -69,80 +79,8 @@ def _restore(run_id: str) -> str | None:
     st.session_state["cmp_intensity"] = float(ui.get("intensity", 1.0))
     if ui.get("palette"):
         st.session_state["cmp_palette"] = ui["palette"]
-    st.session_state["cmp_sel"] = _sel_from_list(ui.get("selection"))
+    st.session_state["cmp_sel"] = compare_selection_from_stored(ui.get("selection"))
     return None
-
-
-def _sel_from_list(sel: Any) -> tuple[int, int, int] | None:
-    """Stored selection [column, index] (first records) or [column, lo, hi] -> a triple."""
-    if not sel:
-        return None
-    vals = [int(x) for x in sel]
-    if len(vals) == 2:
-        return (vals[0], vals[1], vals[1])
-    return (vals[0], min(vals[1], vals[2]), max(vals[1], vals[2]))
-
-
-def parse_compare_selection(text: str | None) -> tuple[int, int, int] | None:
-    """URL form `col:idx` or `col:lo-hi` (columns from 0) -> (col, lo, hi); InputError else."""
-    if text is None or text == "":
-        return None
-    col, sep, rest = str(text).strip().partition(":")
-    if not sep or not col.isdigit() or len(col) > 2:
-        raise InputError(f"The link's selection 'sel={str(text)[:20]}' is not a column and "
-                         "segment like 0:5 or 0:5-7; click a segment of an output instead.",
-                         field="sel")
-    rng = parse_selection(rest)
-    if rng is None:
-        raise InputError(f"The link's selection 'sel={str(text)[:20]}' has no segment number; "
-                         "click a segment of an output instead.", field="sel")
-    return (int(col), rng[0], rng[1])
-
-
-def format_compare_selection(sel: tuple[int, int, int] | None) -> str | None:
-    if sel is None:
-        return None
-    return f"{sel[0]}:{format_selection((sel[1], sel[2]))}"
-
-
-def _url_snapshot() -> dict[str, str | None]:
-    return {k: st.query_params.get(k) for k in ("g", "m", "sel", "run")}
-
-
-def _apply_url(errors: list[str]) -> None:
-    """Adopt g, m and sel from the URL on first load or when it changed outside the page."""
-
-    snap = _url_snapshot()
-    if st.session_state.pop("cmp_interacted", False):
-        # The reviewer's own click or choice wins over a URL that may not show it yet (see
-        # lib.ui.debug._apply_url); back/forward rerun without an interaction.
-        st.session_state["cmp_url_last"] = snap
-        return
-    if st.session_state.get("cmp_url_last") == snap:
-        return
-    if snap["run"]:
-        err = _restore(snap["run"])
-        if err:
-            errors.append(err)
-    common.adopt_view_params(snap, "cmp", parse_compare_selection, errors)
-    st.session_state["cmp_url_last"] = snap
-
-
-def _interacted() -> None:
-    st.session_state["cmp_interacted"] = True
-
-
-def _write_url() -> None:
-    want = {"g": st.session_state.get("cmp_g"), "m": st.session_state.get("cmp_m"),
-            "sel": format_compare_selection(st.session_state.get("cmp_sel")),
-            "run": st.session_state.get("cmp_run")}
-    for k, v in want.items():
-        if v is None:
-            if k in st.query_params:
-                del st.query_params[k]
-        elif st.query_params.get(k) != v:
-            st.query_params[k] = v
-    st.session_state["cmp_url_last"] = _url_snapshot()
 
 
 def _variant_inputs(n: int) -> list[dict[str, Any]]:
@@ -306,7 +244,7 @@ def _results(views: list[View]) -> None:
     st.session_state.setdefault("cmp_m", "grad_l2")
     st.session_state.setdefault("cmp_shared", True)
     c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.4, 1.2, 1.4])
-    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g", on_change=_interacted,
+    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g", on_change=URL.hold,
                      index=common.held_index("cmp_g", GRANULARITIES),
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
@@ -314,7 +252,7 @@ def _results(views: list[View]) -> None:
         st.session_state.setdefault("cmp_pattern", r"\S+")
         pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern",
                                 value=common.held("cmp_pattern", r"\S+"))
-    method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True, on_change=_interacted,
+    method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True, on_change=URL.hold,
                       index=common.held_index("cmp_m", meths),
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
@@ -344,19 +282,19 @@ def _results(views: list[View]) -> None:
         segs = [segment_sequence(v.seq, g, pattern) for v in views]
     except InputError as e:
         common.show_error(str(e))
+        URL.write(st.session_state.get("cmp_run"))
         return
     outs = [[s for s in ss if not s.in_prompt] for ss in segs]
     # Selection = (column, first, last segment index); other columns follow via matching.
     sel = st.session_state.get("cmp_sel")
-    if sel is not None and not (0 <= sel[0] < len(views)
-                                and {sel[1], sel[2]} <= {s.index for s in outs[sel[0]]}):
+    if sel is not None and not compare_in_range(sel, [{s.index for s in o} for o in outs]):
         st.error("The selected segment is not in that variant's output at this granularity; "
                  "click a segment instead.")
         sel = st.session_state["cmp_sel"] = None
     chosen = _match_range(segs, outs, g, sel) if sel is not None else [None] * len(views)
-    # Into the address bar now, before the columns' scores are computed: a reload or a copied
-    # address meanwhile keeps the selection.
-    _write_url()
+    # Into the address bar now (the page's one write), before the columns' scores are
+    # computed: a reload or a copied address meanwhile keeps the selection.
+    URL.write(st.session_state.get("cmp_run"))
 
     # Ask for every column's scores at once, the clicked column first (the worker runs user
     # jobs first-come first-served), then show each column as soon as its own scores arrive.
@@ -368,8 +306,7 @@ def _results(views: list[View]) -> None:
         rng = chosen[j]
         if rng is None:
             continue
-        targets = sorted({t for s in outs[j] if rng[0] <= s.index <= rng[1]
-                          for t in s.token_indices})
+        targets = target_tokens(outs[j], rng)
         tok, fut = _score_request(views[j], method, targets)
         if fut is not None:
             pending[fut] = (j, targets)
@@ -378,7 +315,7 @@ def _results(views: list[View]) -> None:
 
     def picked(j: int) -> list[int]:
         rng = chosen[j]
-        return [s.index for s in segs[j] if rng and rng[0] <= s.index <= rng[1]]
+        return selected_indices(segs[j], rng)
 
     def shared_scale() -> Any:
         pool = [val for j, sc in enumerate(scores) if sc is not None
@@ -394,13 +331,10 @@ def _results(views: list[View]) -> None:
             st.markdown(f"**Variant {j + 1}** · {common.md_escape(v.template_id or 'prompt')}")
 
             def on_click(index: int, shift: bool, j: int = j) -> None:
-                _interacted()
-                cur = st.session_state.get("cmp_sel")
-                mine = (cur[1], cur[2]) if cur is not None and cur[0] == j else None
-                new, anchor = next_selection(mine, index, shift,
-                                             st.session_state.get("cmp_anchor"))
-                st.session_state["cmp_sel"] = (j, new[0], new[1]) if new else None
-                st.session_state["cmp_anchor"] = anchor
+                URL.hold()
+                st.session_state["cmp_sel"], st.session_state["cmp_anchor"] = (
+                    next_compare_selection(st.session_state.get("cmp_sel"), j, index, shift,
+                                           st.session_state.get("cmp_anchor")))
 
             segment_picker(v.seq.text, outs[j], chosen[j], key=f"cmp_picker_{j}",
                            on_click=on_click, label=f"Output of variant {j + 1}")
@@ -498,7 +432,7 @@ def _share(views: list[View], ui: dict[str, Any]) -> None:
 
 def render_compare_page() -> None:
     errors: list[str] = []
-    _apply_url(errors)
+    URL.adopt(errors, _restore_run)
     st.title("Compare prompt variants")
     for err in errors:
         common.show_error(err)
@@ -518,7 +452,7 @@ def render_compare_page() -> None:
         stop = st.text_input(r"Stop text (\n = new line; separate several with |)",
                              key="cmp_stop", value=common.held("cmp_stop", ""))
     settings = GenerationSettings(max_new_tokens=int(max_new), stop=common.decode_stop(stop))
-    if st.button("Generate all", type="primary", key="cmp_generate", on_click=_interacted):
+    if st.button("Generate all", type="primary", key="cmp_generate", on_click=URL.hold):
         try:
             _generate_all(items, settings)
         except StudioError as e:
@@ -526,5 +460,6 @@ def render_compare_page() -> None:
     views = st.session_state.get("cmp_views")
     if views:
         _results(views)
-    _write_url()
+    else:
+        URL.write(st.session_state.get("cmp_run"))
 

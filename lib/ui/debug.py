@@ -14,19 +14,22 @@ import streamlit as st
 
 from lib.errors import InputError, StudioError
 from lib.records import GenerationSettings, Segment
+from lib.selection import (
+    format_selection,
+    in_range,
+    next_selection,
+    parse_selection,
+    selected_indices,
+    selection_from_stored,
+    target_tokens,
+)
 from lib.ui import common
 from lib.ui.copy_link import copy_link
 from lib.ui.model_service import get_service, model_info
 from lib.ui.owner import owner_id
 from lib.ui.segment_picker import segment_picker
-from lib.ui.view import (
-    View,
-    format_selection,
-    next_selection,
-    parse_selection,
-    view_from_record,
-    view_to_record,
-)
+from lib.ui.url_state import UrlState
+from lib.view import View, view_from_record, view_to_record
 from lib.worker import PRIORITY_USER, prefetch_salience, request_salience
 
 SOURCES = ("Template", "Upload .jsonl", "Raw prompt")
@@ -53,47 +56,7 @@ embeddings.
 
 
 # ---- URL <-> session --------------------------------------------------------------------------
-def _url_snapshot() -> dict[str, str | None]:
-    qp = st.query_params
-    return {k: qp.get(k) for k in ("g", "m", "sel", "run")}
-
-
-def _apply_url(errors: list[str]) -> None:
-    """On first load (or when the URL changed outside the page) adopt g, m, sel and run."""
-    snap = _url_snapshot()
-    if st.session_state.pop("dbg_interacted", False):
-        # This rerun comes from the reviewer's own click or choice. The browser's URL may still
-        # show the view before it (the previous run's URL update can arrive later than the
-        # click), so the click wins; the URL is rewritten at the end of this run. Back/forward
-        # and pasted links rerun without an interaction and are adopted below.
-        st.session_state["dbg_url_last"] = snap
-        return
-    if st.session_state.get("dbg_url_last") == snap:
-        return
-    if snap["run"]:
-        _restore_run(snap["run"], errors)
-    common.adopt_view_params(snap, "dbg", parse_selection, errors, name_current_g=True)
-    st.session_state["dbg_url_last"] = snap
-
-
-def _interacted() -> None:
-    """Widget callback: this rerun is the reviewer's own action (see `_apply_url`)."""
-    st.session_state["dbg_interacted"] = True
-
-
-def _write_url(view: View | None) -> None:
-    want: dict[str, str | None] = {
-        "g": st.session_state.get("dbg_g"), "m": st.session_state.get("dbg_m"),
-        "sel": format_selection(st.session_state.get("dbg_sel")),
-        "run": view.run_id if view is not None else st.query_params.get("run"),
-    }
-    for k, v in want.items():
-        if v is None:
-            if k in st.query_params:
-                del st.query_params[k]
-        elif st.query_params.get(k) != v:
-            st.query_params[k] = v
-    st.session_state["dbg_url_last"] = _url_snapshot()
+URL = UrlState("dbg", parse_selection, format_selection)
 
 
 def _restore_run(run_id: str, errors: list[str]) -> None:
@@ -130,8 +93,7 @@ def _restore_run(run_id: str, errors: list[str]) -> None:
         signed = common.methods().get(ui.get("method", ""), ("", False))[1]
         st.session_state["dbg_palette_s" if signed else "dbg_palette_u"] = pal
     st.session_state["dbg_numbers"] = bool(ui.get("show_numbers", False))
-    sel = ui.get("selection")
-    st.session_state["dbg_sel"] = tuple(sel) if sel else None
+    st.session_state["dbg_sel"] = selection_from_stored(ui.get("selection"))
     # Refill the inputs so the reviewer sees (and can edit) what produced this view.
     if rec.get("template_id"):
         st.session_state["dbg_source"] = "Template"
@@ -312,14 +274,6 @@ def _generate(inputs: dict[str, Any], settings: GenerationSettings, target_mode:
 
 
 # ---- analysis ---------------------------------------------------------------------------------
-def _targets_of(segments: list[Segment], sel: tuple[int, int]) -> list[int]:
-    out: list[int] = []
-    for s in segments:
-        if sel[0] <= s.index <= sel[1]:
-            out.extend(s.token_indices)
-    return sorted(set(out))
-
-
 def _scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...] | None:
     """Stored scores, else the server's cache, else compute (only with the same weights)."""
     got = view.score_for(method, targets)
@@ -394,16 +348,16 @@ def _analysis(view: View) -> None:
         colour_scale,
         default_palette,
         render_legend_html,
-        render_report_html,
         render_segments_html,
     )
+    from lib.report import render_report_html
     from lib.segments import GRANULARITIES, segment_scores, segment_sequence
 
     meths = common.methods()
     st.session_state.setdefault("dbg_g", "words")
     st.session_state.setdefault("dbg_m", "grad_l2")
     c1, c2, c3 = st.columns([1.2, 1.2, 1])
-    g = c1.selectbox("Segments", list(GRANULARITIES), key="dbg_g", on_change=_interacted,
+    g = c1.selectbox("Segments", list(GRANULARITIES), key="dbg_g", on_change=URL.hold,
                      index=common.held_index("dbg_g", GRANULARITIES),
                      format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
     pattern = None
@@ -411,7 +365,7 @@ def _analysis(view: View) -> None:
         st.session_state.setdefault("dbg_pattern", r"\S+")
         pattern = c1.text_input("Pattern (each match is a segment)", key="dbg_pattern",
                                 value=common.held("dbg_pattern", r"\S+"))
-    method = c2.radio("Method", list(meths), key="dbg_m", horizontal=True, on_change=_interacted,
+    method = c2.radio("Method", list(meths), key="dbg_m", horizontal=True, on_change=URL.hold,
                       index=common.held_index("dbg_m", meths),
                       format_func=lambda x: meths[x][0])
     signed = meths[method][1]
@@ -435,21 +389,22 @@ def _analysis(view: View) -> None:
         segments = segment_sequence(view.seq, g, pattern)
     except InputError as e:
         common.show_error(str(e))
+        URL.write(view.run_id)
         return
     out_segs = [s for s in segments if not s.in_prompt]
     sel = st.session_state.get("dbg_sel")
     valid = {s.index for s in out_segs}
-    if sel is not None and not (sel[0] in valid and sel[1] in valid):
+    if sel is not None and not in_range(sel, valid):
         lo, hi = (min(valid), max(valid)) if valid else (0, -1)
         st.error(f"The selection {format_selection(sel)} is not a segment of the output at "
                  f"this granularity (output segments are {lo}–{hi}); click a segment instead.")
         sel = st.session_state["dbg_sel"] = None
-    # Into the address bar now, before the slow part (scores, chart, prefetch): a reload or a
-    # copied address during the computation keeps the selection.
-    _write_url(view)
+    # Into the address bar now (the page's one write), before the slow part (scores, chart,
+    # prefetch): a reload or a copied address during the computation keeps the selection.
+    URL.write(view.run_id)
 
     def on_click(index: int, shift: bool) -> None:
-        _interacted()
+        URL.hold()
         new, anchor = next_selection(st.session_state.get("dbg_sel"), index, shift,
                                      st.session_state.get("dbg_anchor"))
         st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = new, anchor
@@ -466,10 +421,10 @@ def _analysis(view: View) -> None:
 
     scores = None
     if sel is not None:
-        targets = _targets_of(out_segs, sel)
+        targets = target_tokens(out_segs, sel)
         scores = _scores_for(view, method, targets)
     seg_vals = segment_scores(segments, scores) if scores is not None else None
-    sel_idx = [s.index for s in segments if sel and sel[0] <= s.index <= sel[1]]
+    sel_idx = selected_indices(segments, sel)
     if seg_vals is not None:
         shown = [v for s, v in zip(segments, seg_vals, strict=True) if s.index not in sel_idx]
         scale = colour_scale([v * 1.0 for v in shown] or [0.0], signed)
@@ -615,7 +570,7 @@ def _share_and_export(view: View, segments, out_segs, seg_vals, scale, palette, 
 
 
 def _audit() -> dict[str, Any]:
-    from lib.ui.view import audit_data
+    from lib.view import audit_data
 
     return audit_data()
 
@@ -623,7 +578,7 @@ def _audit() -> dict[str, Any]:
 # ---- page -------------------------------------------------------------------------------------
 def render_debug_page() -> None:
     errors: list[str] = []
-    _apply_url(errors)
+    URL.adopt(errors, _restore_run, name_current_g=True)
     st.title("Debug a prompt")
     for e in errors:
         common.show_error(e)
@@ -635,6 +590,7 @@ def render_debug_page() -> None:
     view = st.session_state.get("dbg_view")
     with right:
         if view is None:
+            URL.write(st.query_params.get("run"))
             st.info("Press **Generate** to see the model's output here. Then click any part of "
                     "the output to see which parts of the prompt drove it.")
         else:
@@ -643,7 +599,6 @@ def render_debug_page() -> None:
                 caption = f"Saved run {view.run_id} · " + caption
             st.caption(common.md_escape(caption))
             _analysis(view)
-    _write_url(view)
 
 
 def _input_column() -> None:
@@ -677,7 +632,7 @@ def _input_column() -> None:
         target_text = inputs["row_target"]
         st.code(target_text, language=None, wrap_lines=True)
 
-    if (st.button("Generate", type="primary", key="dbg_generate", on_click=_interacted)
+    if (st.button("Generate", type="primary", key="dbg_generate", on_click=URL.hold)
             and settings is not None):
         try:
             _generate(inputs, settings, target_mode, target_text)

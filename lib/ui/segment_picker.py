@@ -2,7 +2,7 @@
 
 Model text is put in with `textContent` only (never innerHTML), so output that looks like HTML
 stays text. The component reports a click as a trigger value `{index, shift}`; Python decides the
-new selection (`lib.ui.view.next_selection`), so selection also works from session state and the
+new selection (`lib.selection.next_selection`), so selection also works from session state and the
 URL, where AppTest and links set it.
 """
 
