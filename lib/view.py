@@ -149,37 +149,3 @@ def view_from_record(record: Mapping[str, Any], run_id: str | None = None) -> Vi
                          f"({type(e).__name__}); ask whoever shared it for a new link.",
                          field="run") from e
     return view
-
-
-def parse_selection(text: str | None) -> tuple[int, int] | None:
-    """URL form `5` or `5-7` -> (5, 5) / (5, 7); InputError naming `sel` for anything else."""
-    if text is None or text == "":
-        return None
-    s = str(text).strip()
-    parts = s.split("-")
-    if len(s) > 20 or len(parts) > 2 or not all(p.isdigit() for p in parts):
-        raise InputError(f"The link's selection 'sel={s[:20]}' is not a segment number like 5 "
-                         "or a range like 5-7; click a segment of the output instead.",
-                         field="sel")
-    a, b = int(parts[0]), int(parts[-1])
-    return (min(a, b), max(a, b))
-
-
-def format_selection(sel: tuple[int, int] | None) -> str | None:
-    if sel is None:
-        return None
-    return str(sel[0]) if sel[0] == sel[1] else f"{sel[0]}-{sel[1]}"
-
-
-def next_selection(current: tuple[int, int] | None, clicked: int, shift: bool,
-                   anchor: int | None = None) -> tuple[tuple[int, int] | None, int | None]:
-    """Click selects; shift-click extends from the anchor; clicking the sole selection clears.
-
-    Returns (new selection, new anchor).
-    """
-    if shift and current is not None:
-        a = current[0] if anchor is None else anchor
-        return (min(a, clicked), max(a, clicked)), a
-    if current == (clicked, clicked):
-        return None, None
-    return (clicked, clicked), clicked
