@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from lib.errors import ModelLoadError
+from lib.models.gemma3_config import gemma3_backbone
 from lib.models.loaded_model import LoadedModel, weights_fingerprint
 from lib.paths import cache_dir
 from lib.tokenizer import TextTokenizer
@@ -83,7 +84,6 @@ def vocabulary_proto(reader) -> bytes:
 def convert(gguf_path: Path, progress: ProgressFn | None = None):
     """(Gemma3Backbone, proto bytes) from a Gemma 3 GGUF file."""
     import gguf
-    import keras_hub
 
     if progress:
         progress(0.05, "Reading the GGUF file (vocabulary of 262,144 tokens)")
@@ -99,20 +99,14 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
     head_dim = int(f("attention.key_length"))
     tensors = {t.name: t for t in reader.tensors}
     vocab = int(tensors["token_embd.weight"].shape[1])
-    backbone = keras_hub.models.Gemma3Backbone(
+    backbone = gemma3_backbone(
         vocabulary_size=vocab,
-        image_size=896,
         num_layers=n_layers,
         num_query_heads=n_heads,
         num_key_value_heads=n_kv,
         hidden_dim=hidden,
         intermediate_dim=int(f("feed_forward_length")),
         head_dim=head_dim,
-        query_head_dim_normalize=True,
-        use_query_key_norm=True,
-        use_post_ffw_norm=True,
-        use_post_attention_norm=True,
-        use_sliding_window_attention=True,
         sliding_window_size=int(f("attention.sliding_window")),
         layer_norm_epsilon=float(f("attention.layer_norm_rms_epsilon")),
         dtype="float32",
