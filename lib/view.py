@@ -149,3 +149,21 @@ def view_from_record(record: Mapping[str, Any], run_id: str | None = None) -> Vi
                          f"({type(e).__name__}); ask whoever shared it for a new link.",
                          field="run") from e
     return view
+
+
+def generated_positions(view: View, segments: Sequence[Any]) -> list[int]:
+    """Indices into `view.probs` of the generated tokens these segments cover."""
+    n = len(view.probs)
+    first = view.seq.prompt_length
+    return [t - first for s in segments for t in s.token_indices if 0 <= t - first < n]
+
+
+def segment_titles(view: View, out_segs: Sequence[Any]) -> list[str] | None:
+    """Hover text of each output segment: the probability of its first token."""
+    if not view.probs:
+        return None
+    out = []
+    for s in out_segs:
+        pos = generated_positions(view, [s])
+        out.append(f"p(first token) = {view.probs[pos[0]]:.1%}" if pos else "")
+    return out

@@ -15,29 +15,37 @@ from lib.errors import StudioError
 from lib.text_safety import safe_plain
 from lib.worker import ModelService
 
-GRANULARITY_LABELS = {"tokens": "Tokens", "words": "Words", "sentences": "Sentences",
-                      "lines": "Lines", "paragraphs": "Paragraphs", "regex": "Custom regex"}
 # lib.generation.MAX_NEW_TOKENS (a test keeps them equal); not imported here because that module
 # pulls in JAX, and pages must render fast while the model loads.
 MAX_NEW_TOKENS = 512
-METHOD_FALLBACK = {"grad_l2": ("Grad L2", False), "grad_dot_input": ("Grad·Input", True)}
 
 
 def methods() -> dict[str, tuple[str, bool]]:
-    """Method id -> (label, signed), from the engine's registry when it imports."""
-    try:
-        from lib import pipeline
+    """Method id -> (label, signed), from the engine's registry (a light import, no JAX)."""
+    from lib.salience.methods import METHODS
 
-        return {k: (v.label, bool(v.signed)) for k, v in pipeline.METHODS.items()}
-    except Exception:
-        return dict(METHOD_FALLBACK)
+    return {k: (v.label, bool(v.signed)) for k, v in METHODS.items()}
 
 
 def granularities() -> tuple[str, ...]:
-    """Granularity ids, as the segmenter knows them."""
-    from lib.segments import GRANULARITIES
+    """Granularity ids, from the segmenter's registry."""
+    from lib.segments import GRANULARITY_REGISTRY
 
-    return tuple(GRANULARITIES)
+    return tuple(GRANULARITY_REGISTRY)
+
+
+def granularity_labels() -> dict[str, str]:
+    from lib.segments import GRANULARITY_REGISTRY
+
+    return {g.id: g.label for g in GRANULARITY_REGISTRY.values()}
+
+
+def needs_pattern(granularity: str) -> bool:
+    """Whether this granularity takes a pattern from the reviewer (the custom regex)."""
+    from lib.segments import GRANULARITY_REGISTRY
+
+    g = GRANULARITY_REGISTRY.get(granularity)
+    return g is not None and g.needs_pattern
 
 
 def decode_stop(text: str) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ def resolve_owner(user_email: str | None, cookies: Mapping[str, str], remembered
     return "anon:" + new_id, new_id
 
 
-def _signed_in_email() -> str | None:
+def signed_in_email() -> str | None:
     try:
         if st.user.is_logged_in is not True:
             return None
@@ -65,7 +65,7 @@ def _signed_in_email() -> str | None:
     return email if isinstance(email, str) and email else None
 
 
-def _request_cookies() -> Mapping[str, str]:
+def request_cookies() -> Mapping[str, str]:
     """Cookies sent when this session's websocket opened ({} in AppTest and on odd clients)."""
     try:
         cookies = st.context.cookies
@@ -76,7 +76,7 @@ def _request_cookies() -> Mapping[str, str]:
 
 def owner_id() -> str:
     """A stable id for this browser/user; never shown to others, never lists their runs."""
-    owner, anon = resolve_owner(_signed_in_email(), _request_cookies(),
+    owner, anon = resolve_owner(signed_in_email(), request_cookies(),
                                 st.session_state.get(_STATE), secrets.token_urlsafe(18))
     if anon is not None:
         st.session_state[_STATE] = anon
@@ -92,7 +92,7 @@ def remember_owner() -> None:
     if LEGACY_PARAM in st.query_params:
         del st.query_params[LEGACY_PARAM]
     anon = st.session_state.get(_STATE)
-    if not anon or _request_cookies().get(COOKIE) == anon:
+    if not anon or request_cookies().get(COOKIE) == anon:
         return
     # The cookie the server saw is missing or stale: (re)write it. Only in the first two runs
     # of the session (a second in case the first was interrupted): an extra element in every

@@ -125,9 +125,9 @@ def gate() -> None:
     try:
         _gate()
     except Exception as e:
-        from lib.ui.guard import _is_control_flow
+        from lib.ui.guard import is_control_flow
 
-        if _is_control_flow(e):
+        if is_control_flow(e):
             raise
         log.exception("sign-in check failed")
         st.error("The sign-in check failed on the server; reload the page, and if it keeps "

@@ -53,3 +53,13 @@ def no_crash(at) -> None:
     """No exception element and no generic 'Something went wrong' message."""
     assert not at.exception, [e.value for e in at.exception]
     assert not [e for e in errors(at) if e.startswith("Something went wrong")], errors(at)
+
+
+def overlay(at) -> list[tuple[int, float]]:
+    """(segment index, data-salience) of each coloured overlay element on the page."""
+    html = "\n".join(h.proto.body for h in at.get("html"))
+    out = []
+    for tag in re.findall(r"<span[^>]*data-salience=[^>]*>", html):
+        out.append((int(re.search(r'data-segment-index="(\d+)"', tag).group(1)),
+                    float(re.search(r'data-salience="([^"]+)"', tag).group(1))))
+    return out

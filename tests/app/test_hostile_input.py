@@ -215,7 +215,7 @@ def test_url_value_in_an_error_is_not_markdown(params):
 def _picker_class() -> re.Pattern[str]:
     from lib.ui import segment_picker
 
-    source = re.search(r"const HIDDEN = /(\[.*?\])/", segment_picker._JS).group(1)
+    source = re.search(r"const HIDDEN = /(\[.*?\])/", segment_picker.PICKER_JS).group(1)
     # JS \uXXXX / \u{X} -> Python escapes: the same character class.
     source = re.sub(r"\\u\{([0-9A-Fa-f]+)\}", lambda m: f"\\U{int(m.group(1), 16):08X}", source)
     return re.compile(source)
