@@ -27,10 +27,10 @@ from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
 from lib.ui.model_service import get_service
 from lib.ui.restore import restore_debug_run
-from lib.ui.scores import prefetch, scores_for
+from lib.ui.scores import can_compute, known_scores, prefetch, scores_for
 from lib.ui.segment_picker import segment_picker
 from lib.ui.share import report_builder, scores_json_builder, share_debug
-from lib.ui.url_state import UrlState
+from lib.ui.url_state import UrlState, hold_all
 from lib.view import View, generated_positions, segment_titles
 
 URL = UrlState("dbg", parse_selection, format_selection)
@@ -84,8 +84,49 @@ def _target_details(view: View, out_segs: list[Segment], sel: tuple[int, int]) -
                                typed=view.target_mode != "response"))
 
 
+def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segment],
+                        sel: tuple[int, int] | None, c: ViewControls,
+                        seg_vals: list[float] | None, sel_idx: list[int]) -> None:
+    """The output picker and the prompt overlay, one component holding every computed single
+    segment's scores (it repaints a click on one at once). While prefetching fills in more,
+    a fragment redraws it each second; a click inside it reruns the page."""
+    from lib.render import overlay_payload
+    from lib.segments import segment_scores
+
+    wanted = sum(1 for s in out_segs if s.token_indices)
+
+    def draw() -> bool:
+        views = {i: segment_scores(segments, tok)
+                 for i, tok in known_scores(view, out_segs, c.method).items()}
+        computing = len(views) < wanted and can_compute(view)
+        payload = overlay_payload(view.seq, segments, views, seg_vals, sel_idx,
+                                  signed=c.signed, palette=c.palette, intensity=c.intensity,
+                                  show_numbers=bool(c.show_numbers))
+        payload.update(hint="Select a segment of the output first.", computing=computing,
+                       waiting="Scores for this selection are not available yet.")
+        segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=_on_click,
+                       titles=segment_titles(view, out_segs), overlay=payload,
+                       anchor=st.session_state.get("dbg_anchor"))
+        return computing
+
+    if len(known_scores(view, out_segs, c.method)) >= wanted or not can_compute(view):
+        draw()
+        return
+
+    @st.fragment(run_every=1.0)
+    def refresh() -> None:
+        computing = draw()
+        if st.session_state.get("dbg_sel") != sel or not computing:
+            # A click (its callback marked the rerun), or all scores are in: one full rerun,
+            # which also stops this timer.
+            hold_all()
+            st.rerun(scope="app")
+
+    refresh()
+
+
 def _analysis(view: View) -> None:
-    from lib.render import render_legend_html, render_segments_html, scale_excluding
+    from lib.render import render_legend_html, scale_excluding
     from lib.segments import segment_scores, segment_sequence
 
     c: ViewControls = view_controls("dbg", URL.hold, default_g="words", numbers=True,
@@ -102,25 +143,20 @@ def _analysis(view: View) -> None:
     # prefetch): a reload or a copied address during the computation keeps the selection.
     URL.write(view.run_id)
 
-    st.markdown("**Output** — click a segment to see what in the prompt drove it "
-                "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
-    segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=_on_click,
-                   titles=segment_titles(view, out_segs))
-    if view.target_mode != "response" and st.session_state.get("dbg_response"):
-        st.caption("The model's own response was: "
-                   + common.md_escape(repr(st.session_state["dbg_response"])))
     scores = None
     if sel is not None:
-        _target_details(view, out_segs, sel)
         scores = scores_for(view, c.method, target_tokens(out_segs, sel))
     seg_vals = segment_scores(segments, scores) if scores is not None else None
     sel_idx = selected_indices(segments, sel)
     scale = scale_excluding(segments, seg_vals, sel_idx, c.signed)
-    st.markdown("**Prompt salience**" + (" — select a segment of the output first."
-                                         if sel is None else ""))
-    st.html(render_segments_html(view.seq, segments, seg_vals, scale, palette=c.palette,
-                                 intensity=c.intensity, show_numbers=bool(c.show_numbers),
-                                 selected=sel_idx, part="all"))
+    st.markdown("**Output** — click a segment to see what in the prompt drove it "
+                "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
+    _output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx)
+    if view.target_mode != "response" and st.session_state.get("dbg_response"):
+        st.caption("The model's own response was: "
+                   + common.md_escape(repr(st.session_state["dbg_response"])))
+    if sel is not None:
+        _target_details(view, out_segs, sel)
     st.html(render_legend_html(scale, c.palette, c.method_label))
     if seg_vals is not None:
         top_chart(segments, seg_vals, c.signed, key="dbg_chart")

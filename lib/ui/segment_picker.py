@@ -106,12 +106,11 @@ function drawOverlay(box, ov, look, sel) {
     k += 1;
   }
   box.replaceChildren(out);
-  const t = window.__salienceClick;
-  if (t && t.painted === null) t.painted = performance.now();
+  box.removeAttribute("aria-busy");
 }
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
-  const state = parentElement.__salience || (parentElement.__salience = { sent: 0 });
+  const state = parentElement.__salience || (parentElement.__salience = { last: null });
   let root = parentElement.querySelector(".seg-root");
   if (!root) {
     root = document.createElement("div");
@@ -120,9 +119,12 @@ export default function (component) {
     parentElement.appendChild(root);
   }
   const ov = (data && data.overlay) || null;
-  // Clicks Python has not answered yet keep the browser's own selection and paint.
-  const answered = !ov || (data.clicks || 0) >= state.sent;
+  // Until Python has handled the last click, the browser keeps its own selection and paint.
+  const answered = !ov || state.last === null || data.last_click === state.last;
   if (answered) { state.sel = (data && data.selected) || null; state.anchor = data.anchor; }
+  // Redrawing keeps the keyboard focus on the same segment.
+  const focus = root.getRootNode().activeElement;
+  const refocus = focus && root.contains(focus) ? focus.getAttribute("data-segment-index") : null;
   root.replaceChildren();
   const segs = (data && data.segments) || [];
   root.setAttribute("aria-label", (data && data.label) || "Output segments");
@@ -134,12 +136,12 @@ export default function (component) {
   }
   let status = null, box = null;
   const click = (idx, shift) => {
+    const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
     if (ov) {
-      state.sent += 1;
+      state.last = id;
       const [sel, anchor] = nextSelection(state.sel, idx, shift, state.anchor);
       const look = sel === null ? null : (sel[0] === sel[1] ? ov.views[String(sel[0])] : null);
       if (sel === null || look) {
-        window.__salienceClick = { t: performance.now(), painted: null };
         state.sel = sel; state.anchor = anchor;
         markPicker(root, sel);
         drawOverlay(box, ov, look || null, sel);
@@ -151,7 +153,7 @@ export default function (component) {
         status.textContent = "Computing salience for the selection…";
       }
     }
-    setTriggerValue("click", { index: idx, shift: !!shift, t: Date.now() });
+    setTriggerValue("click", { index: idx, shift: !!shift, id: id });
   };
   for (const s of segs) {
     if (s.gap) { appendText(root, s.gap); }
@@ -173,6 +175,7 @@ export default function (component) {
       }
     });
     root.appendChild(el);
+    if (refocus !== null && refocus === String(s.index)) el.focus({ preventScroll: true });
   }
   markPicker(root, state.sel);
   for (const old of parentElement.querySelectorAll(".salience-part")) old.remove();
@@ -220,15 +223,13 @@ def segment_payload(text: str, segments: Sequence[Segment], titles: Sequence[str
 def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, int] | None, *,
                    key: str, on_click: Callable[[int, bool], None],
                    titles: Sequence[str] | None = None, label: str = "Output segments",
-                   overlay: dict[str, Any] | None = None, anchor: int | None = None,
-                   clicks: int = 0) -> None:
+                   overlay: dict[str, Any] | None = None, anchor: int | None = None) -> None:
     """Show `segments` as clickable spans; `on_click(index, shift)` runs before the rerun.
 
     With `overlay` (`lib.render.overlay_payload` plus `hint`, `waiting`, `computing`) the
     component also draws the prompt overlay below the output, and repaints it in the browser
-    at once when a click selects a single segment whose scores it holds; `clicks` is how many
-    clicks Python has handled (the browser keeps its own selection until it catches up) and
-    `anchor` the shift-click anchor.
+    at once when a click selects a single segment whose scores it holds (it keeps its own
+    selection until Python has handled its last click); `anchor` is the shift-click anchor.
     """
 
     def _changed() -> None:
@@ -239,11 +240,13 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
         except AttributeError:
             click = getattr(value, "click", None)
         if isinstance(click, dict) and isinstance(click.get("index"), int):
+            st.session_state[f"{key}_last_click"] = str(click.get("id", ""))[:40]
             on_click(int(click["index"]), bool(click.get("shift")))
 
     data: dict[str, Any] = {"segments": segment_payload(text, segments, titles),
                             "selected": list(selected) if selected else None, "label": label,
                             "empty": "(the model produced no text)"}
     if overlay is not None:
-        data.update(overlay=overlay, anchor=anchor, clicks=int(clicks))
+        data.update(overlay=overlay, anchor=anchor,
+                    last_click=st.session_state.get(f"{key}_last_click"))
     _component(key=key, data=data, on_click_change=_changed)
