@@ -17,20 +17,11 @@ from tests.browser.harness import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-# Click segment `index` in the picker and, in the same task, read what the overlay shows
+# Click the picker's segment `seg` and, in the same task, read what the overlay shows
 # afterwards; the time from just before the click to the overlay's mutation, and to the next
 # animation frame (the paint).
 _CLICK_AND_READ = """
-async (index) => {
-  const find = (root, sel) => {
-    const hit = root.querySelector(sel);
-    if (hit) return hit;
-    for (const el of root.querySelectorAll('*')) {
-      if (el.shadowRoot) { const f = find(el.shadowRoot, sel); if (f) return f; }
-    }
-    return null;
-  };
-  const seg = find(document, `[role=button][data-segment-index="${index}"]`);
+async (seg) => {
   const box = seg.closest('.seg-root').parentNode.querySelector('.salience-part');
   let mutated = null;
   const obs = new MutationObserver(() => { if (mutated === null) mutated = performance.now(); });
@@ -67,7 +58,8 @@ def test_reclick_on_a_computed_segment_repaints_at_once(tiny_server, page) -> No
 
     timings = []
     for target in (second, first, second):
-        got = page.evaluate(_CLICK_AND_READ, target)
+        got = page.locator(f"{ops.SEGMENT}[data-segment-index='{target}']").first.evaluate(
+            _CLICK_AND_READ)
         # Repainted within the click's own task: no server round trip in between.
         assert got["marks"] == [str(target)], got["marks"]
         assert got["values"], "the overlay is coloured right after the click"
