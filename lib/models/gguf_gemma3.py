@@ -150,7 +150,7 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
     return backbone, vocabulary_proto(reader)
 
 
-def _cache_folder() -> Path:
+def cache_folder() -> Path:
     return cache_dir() / f"gemma3-270m-embedded-v{CACHE_VERSION}"
 
 
@@ -172,7 +172,7 @@ def load_embedded(progress: ProgressFn | None = None) -> LoadedModel:
 def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
     from lib.models.presets import load_preset, save_preset
 
-    folder = _cache_folder()
+    folder = cache_folder()
     fingerprint_file = folder / "fingerprint.txt"
     if fingerprint_file.is_file():
         if progress:

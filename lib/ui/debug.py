@@ -27,7 +27,7 @@ from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
 from lib.ui.model_service import get_service
 from lib.ui.restore import restore_debug_run
-from lib.ui.scores import can_compute, known_scores, prefetch, scores_for
+from lib.ui.scores import known_scores, prefetch, prefetching, scores_for
 from lib.ui.segment_picker import segment_picker
 from lib.ui.share import report_builder, scores_json_builder, share_debug
 from lib.ui.url_state import UrlState, hold_all
@@ -93,12 +93,10 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
     from lib.render import overlay_payload
     from lib.segments import segment_scores
 
-    wanted = sum(1 for s in out_segs if s.token_indices)
-
     def draw() -> bool:
         views = {i: segment_scores(segments, tok)
                  for i, tok in known_scores(view, out_segs, c.method).items()}
-        computing = len(views) < wanted and can_compute(view)
+        computing = prefetching("dbg_prefetched")
         payload = overlay_payload(view.seq, segments, views, seg_vals, sel_idx,
                                   signed=c.signed, palette=c.palette, intensity=c.intensity,
                                   show_numbers=bool(c.show_numbers))
@@ -109,16 +107,18 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
                        anchor=st.session_state.get("dbg_anchor"))
         return computing
 
-    if len(known_scores(view, out_segs, c.method)) >= wanted or not can_compute(view):
+    if not prefetching("dbg_prefetched"):
         draw()
         return
 
     @st.fragment(run_every=1.0)
     def refresh() -> None:
-        computing = draw()
-        if st.session_state.get("dbg_sel") != sel or not computing:
-            # A click (its callback marked the rerun), or all scores are in: one full rerun,
-            # which also stops this timer.
+        if st.session_state.get("dbg_sel") != sel:
+            # A click (its callback marked the rerun): the whole page follows. The browser
+            # already shows the new selection; drawing the old one first would undo it.
+            st.rerun(scope="app")
+        if not draw():
+            # All scores are in: one full rerun, which also stops this timer.
             hold_all()
             st.rerun(scope="app")
 
@@ -126,7 +126,7 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
 
 
 def _analysis(view: View) -> None:
-    from lib.render import render_legend_html, scale_excluding
+    from lib.render import STYLE_CSS, render_legend_html, scale_excluding
     from lib.segments import segment_scores, segment_sequence
 
     c: ViewControls = view_controls("dbg", URL.hold, default_g="words", numbers=True,
@@ -146,6 +146,9 @@ def _analysis(view: View) -> None:
     scores = None
     if sel is not None:
         scores = scores_for(view, c.method, target_tokens(out_segs, sel))
+    # After the selection's own scores (a click goes first), before the output is drawn
+    # (it shows what is still computing).
+    prefetch(view, out_segs, c.granularity, c.method, state_key="dbg_prefetched")
     seg_vals = segment_scores(segments, scores) if scores is not None else None
     sel_idx = selected_indices(segments, sel)
     scale = scale_excluding(segments, seg_vals, sel_idx, c.signed)
@@ -157,12 +160,12 @@ def _analysis(view: View) -> None:
                    + common.md_escape(repr(st.session_state["dbg_response"])))
     if sel is not None:
         _target_details(view, out_segs, sel)
-    st.html(render_legend_html(scale, c.palette, c.method_label))
+    # The overlay's styles live in its component; the legend needs them on the page.
+    st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, c.method_label))
     if seg_vals is not None:
         top_chart(segments, seg_vals, c.signed, key="dbg_chart")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
-    prefetch(view, out_segs, c.granularity, c.method, state_key="dbg_prefetched")
     ui = c.ui_record(sel)
     share_debug(view, out_segs, ui,
                 report_builder(view, segments, seg_vals, scale, c.method_label, sel_idx, ui),

@@ -84,7 +84,8 @@ def scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...]
 
 def prefetch(view: View, out_segs: list[Segment], granularity: str, method: str,
              state_key: str) -> None:
-    """Ask for every output segment's scores in the background (once per view and settings)."""
+    """Ask for every output segment's scores in the background (once per view and settings);
+    `prefetching(state_key)` says whether those jobs are still running."""
     if not can_compute(view):
         return
     key = (id(view), len(view.seq.tokens), granularity, tuple(s.index for s in out_segs),
@@ -93,8 +94,13 @@ def prefetch(view: View, out_segs: list[Segment], granularity: str, method: str,
         return
     st.session_state[state_key] = key
     targets = [list(s.token_indices) for s in out_segs if s.token_indices]
-    prefetch_salience(get_service(), view.seq, targets, method, _compute_batch,
-                      owner=owner_id())
+    st.session_state[f"{state_key}_jobs"] = prefetch_salience(
+        get_service(), view.seq, targets, method, _compute_batch, owner=owner_id())
+
+
+def prefetching(state_key: str) -> bool:
+    """Some of the prefetch jobs asked for under `state_key` have not finished."""
+    return any(not f.done() for f in st.session_state.get(f"{state_key}_jobs", ()))
 
 
 def collect_scores(view: View, out_segs: list[Segment]) -> dict:

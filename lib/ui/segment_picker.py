@@ -108,20 +108,36 @@ function drawOverlay(box, ov, look, sel) {
   box.replaceChildren(out);
   box.removeAttribute("aria-busy");
 }
-export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
-  const state = parentElement.__salience || (parentElement.__salience = { last: null });
+const lookOf = (ov, sel) => (sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null) || null;
+const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers]);
+function onClick(state, idx, shift) {
+  const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  const ov = state.ov;
+  if (ov) {
+    state.last = id;
+    const [sel, anchor] = nextSelection(state.sel, idx, shift, state.anchor);
+    state.sel = sel; state.anchor = anchor;
+    markPicker(state.root, sel);
+    const look = lookOf(ov, sel);
+    if (sel === null || look) {
+      drawOverlay(state.box, ov, look, sel);
+      state.ovKey = overlayKey(ov, look, sel);  // the server's answer will match: no redraw
+      state.status.textContent = sel === null ? ov.hint : "";
+    } else {
+      state.box.setAttribute("aria-busy", "true");
+      state.status.textContent = "Computing salience for the selection…";
+    }
+  }
+  state.send("click", { index: idx, shift: !!shift, id: id });
+}
+function buildPicker(state, parentElement, data) {
   let root = parentElement.querySelector(".seg-root");
   if (!root) {
     root = document.createElement("div");
     root.className = "seg-root";
     root.setAttribute("role", "group");
-    parentElement.appendChild(root);
+    parentElement.prepend(root);
   }
-  const ov = (data && data.overlay) || null;
-  // Until Python has handled the last click, the browser keeps its own selection and paint.
-  const answered = !ov || state.last === null || data.last_click === state.last;
-  if (answered) { state.sel = (data && data.selected) || null; state.anchor = data.anchor; }
   // Redrawing keeps the keyboard focus on the same segment.
   const focus = root.getRootNode().activeElement;
   const refocus = focus && root.contains(focus) ? focus.getAttribute("data-segment-index") : null;
@@ -134,27 +150,6 @@ export default function (component) {
     p.textContent = (data && data.empty) || "(no output)";
     root.appendChild(p);
   }
-  let status = null, box = null;
-  const click = (idx, shift) => {
-    const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
-    if (ov) {
-      state.last = id;
-      const [sel, anchor] = nextSelection(state.sel, idx, shift, state.anchor);
-      const look = sel === null ? null : (sel[0] === sel[1] ? ov.views[String(sel[0])] : null);
-      if (sel === null || look) {
-        state.sel = sel; state.anchor = anchor;
-        markPicker(root, sel);
-        drawOverlay(box, ov, look || null, sel);
-        status.textContent = sel === null ? ov.hint : "";
-      } else {
-        state.sel = sel; state.anchor = anchor;
-        markPicker(root, sel);
-        box.setAttribute("aria-busy", "true");
-        status.textContent = "Computing salience for the selection…";
-      }
-    }
-    setTriggerValue("click", { index: idx, shift: !!shift, id: id });
-  };
   for (const s of segs) {
     if (s.gap) { appendText(root, s.gap); }
     const el = document.createElement("span");
@@ -162,43 +157,68 @@ export default function (component) {
     el.tabIndex = 0;
     el.setAttribute("role", "button");
     el.setAttribute("data-segment-index", String(s.index));
-    if (ov && !ov.views[String(s.index)] && ov.computing) {
-      el.classList.add("computing");
-      el.setAttribute("aria-busy", "true");
-    }
     el.title = s.title || "";
     appendText(el, s.text);
-    el.addEventListener("click", (e) => { e.preventDefault(); click(s.index, e.shiftKey); });
+    el.addEventListener("click", (e) => { e.preventDefault(); onClick(state, s.index, e.shiftKey); });
     el.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " " || e.key === "Spacebar") {
-        e.preventDefault(); click(s.index, e.shiftKey);
+        e.preventDefault(); onClick(state, s.index, e.shiftKey);
       }
     });
     root.appendChild(el);
     if (refocus !== null && refocus === String(s.index)) el.focus({ preventScroll: true });
   }
-  markPicker(root, state.sel);
-  for (const old of parentElement.querySelectorAll(".salience-part")) old.remove();
-  if (!ov) return;
-  const part = document.createElement("div");
-  part.className = "salience-part";
-  const heading = document.createElement("div");
-  heading.className = "salience-heading";
-  heading.textContent = "Prompt salience";
-  status = document.createElement("div");
-  status.className = "salience-status";
-  status.setAttribute("role", "status");
-  box = document.createElement("div");
-  part.append(heading, status, box);
-  parentElement.appendChild(part);
+  return root;
+}
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const state = parentElement.__salience || (parentElement.__salience = { last: null });
+  state.send = setTriggerValue;
+  const ov = (data && data.overlay) || null;
+  state.ov = ov;
+  // Until Python has handled the last click, the browser keeps its own selection and paint.
+  const answered = !ov || state.last === null || data.last_click === state.last;
+  if (answered) { state.sel = (data && data.selected) || null; state.anchor = data.anchor; }
+  // Redraws that change nothing (the fragment's while scores fill in) keep the elements, so a
+  // click in progress is never lost to a replaced element.
+  const segKey = JSON.stringify([data && data.segments, data && data.label]);
+  if (state.segKey !== segKey || !parentElement.querySelector(".seg-root")) {
+    state.root = buildPicker(state, parentElement, data);
+    state.segKey = segKey;
+  }
+  for (const el of state.root.querySelectorAll("[role=button]")) {
+    const busy = !!ov && !!ov.computing && !ov.views[el.getAttribute("data-segment-index")];
+    el.classList.toggle("computing", busy);
+    if (busy) el.setAttribute("aria-busy", "true"); else el.removeAttribute("aria-busy");
+  }
+  markPicker(state.root, state.sel);
+  let part = parentElement.querySelector(".salience-part");
+  if (!ov) { if (part) part.remove(); state.ovKey = null; return; }
+  if (!part) {
+    part = document.createElement("div");
+    part.className = "salience-part";
+    const heading = document.createElement("div");
+    heading.className = "salience-heading";
+    heading.textContent = "Prompt salience";
+    const status = document.createElement("div");
+    status.className = "salience-status";
+    status.setAttribute("role", "status");
+    part.append(heading, status, document.createElement("div"));
+    parentElement.appendChild(part);
+    state.ovKey = null;
+  }
+  state.status = part.children[1];
+  state.box = part.children[2];
+  const look = answered ? (ov.current || null) : lookOf(ov, state.sel);
+  const key = overlayKey(ov, look, state.sel);
+  if (key !== state.ovKey) {
+    drawOverlay(state.box, ov, look, state.sel);
+    state.ovKey = key;
+  }
   if (answered) {
-    drawOverlay(box, ov, ov.current, state.sel);
-    status.textContent = state.sel === null ? ov.hint : (ov.current ? "" : ov.waiting);
-  } else {
-    const sel = state.sel;
-    const look = sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null;
-    drawOverlay(box, ov, look, sel);
-    if (!look && sel) box.setAttribute("aria-busy", "true");
+    state.status.textContent = state.sel === null ? ov.hint : (ov.current ? "" : ov.waiting);
+  } else if (!look && state.sel) {
+    state.box.setAttribute("aria-busy", "true");
   }
 }
 """.replace("__HIDDEN_CLASS__", js_char_class())

@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from lib.errors import StudioError
 from lib.records import Segment
 from lib.render import ColourScale
 from lib.ui import common
@@ -67,18 +68,28 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
     return build
 
 
+def _save_debug(view: View, out_segs: list[Segment], ui: dict[str, Any]) -> None:
+    """Share's callback: it runs before the page, so the page's one URL write has the run."""
+    from lib.runs import default_store
+
+    record = view_to_record(view, ui, collect_scores(view, out_segs))
+    try:
+        view.run_id = default_store().save(record, owner=owner_id(), title=_title(view),
+                                           kind="debug")
+    except StudioError as e:  # shown by share_debug in the run that follows
+        st.session_state["dbg_share_error"] = str(e)
+        return
+    st.session_state["dbg_shared"] = view.run_id
+
+
 def share_debug(view: View, out_segs: list[Segment], ui: dict[str, Any],
                 report: Callable[[], str], scores_json: Callable[[], str]) -> None:
     """Debug's Share button (and its link once saved) and the two export buttons."""
-    from lib.runs import default_store
-
     st.divider()
     c1, c2, c3 = st.columns(3)
-    if c1.button("Share", key="dbg_share"):
-        record = view_to_record(view, ui, collect_scores(view, out_segs))
-        view.run_id = default_store().save(record, owner=owner_id(), title=_title(view),
-                                           kind="debug")
-        st.session_state["dbg_shared"] = view.run_id
+    c1.button("Share", key="dbg_share", on_click=_save_debug, args=(view, out_segs, ui))
+    if "dbg_share_error" in st.session_state:
+        common.show_error(st.session_state.pop("dbg_share_error"))
     if st.session_state.get("dbg_shared") and st.session_state["dbg_shared"] == view.run_id:
         link = common.share_url(view.run_id)
         st.session_state["dbg_share_url"] = link
@@ -91,22 +102,32 @@ def share_debug(view: View, out_segs: list[Segment], ui: dict[str, Any],
                        mime="application/json", key="dbg_export_json", on_click="ignore")
 
 
-def share_compare(views: list[View], ui: dict[str, Any]) -> None:
-    """Compare's Share button: the whole set as one saved run of kind 'compare'."""
+def _save_compare(views: list[View], ui: dict[str, Any]) -> None:
+    """Share's callback (before the page runs, like Debug's)."""
     from lib.runs import default_store
 
-    st.divider()
-    if st.button("Share", key="cmp_share"):
-        record = {"version": 1, "kind": "compare", "ui": ui,
-                  "model": {"name": views[0].model_name, "spec": views[0].model_spec,
-                            "fingerprint": views[0].fingerprint},
-                  "views": [view_to_record(v, ui) for v in views]}
-        title = "Compare: " + ", ".join(v.template_id or "prompt" for v in views)
+    record = {"version": 1, "kind": "compare", "ui": ui,
+              "model": {"name": views[0].model_name, "spec": views[0].model_spec,
+                        "fingerprint": views[0].fingerprint},
+              "views": [view_to_record(v, ui) for v in views]}
+    title = "Compare: " + ", ".join(v.template_id or "prompt" for v in views)
+    try:
         run_id = default_store().save(record, owner=owner_id(), title=title, kind="compare")
-        st.session_state["cmp_run"] = run_id
-        for v in views:
-            v.run_id = run_id
-        st.session_state["cmp_shared_link"] = run_id
+    except StudioError as e:  # shown by share_compare in the run that follows
+        st.session_state["cmp_share_error"] = str(e)
+        return
+    st.session_state["cmp_run"] = run_id
+    for v in views:
+        v.run_id = run_id
+    st.session_state["cmp_shared_link"] = run_id
+
+
+def share_compare(views: list[View], ui: dict[str, Any]) -> None:
+    """Compare's Share button: the whole set as one saved run of kind 'compare'."""
+    st.divider()
+    st.button("Share", key="cmp_share", on_click=_save_compare, args=(views, ui))
+    if "cmp_share_error" in st.session_state:
+        common.show_error(st.session_state.pop("cmp_share_error"))
     if st.session_state.get("cmp_shared_link") and (
             st.session_state.get("cmp_shared_link") == st.session_state.get("cmp_run")):
         link = common.share_url(st.session_state["cmp_run"])

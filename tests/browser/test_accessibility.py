@@ -8,6 +8,7 @@ context may load nothing from outside 127.0.0.1).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -44,31 +45,37 @@ def _violations(page: Any, name: str) -> list[dict]:
     if found:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"axe-{name}.png"), full_page=True)
+        (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(found, indent=1))
     return found
+
+
+def _clean(page: Any, name: str) -> None:
+    found = _violations(page, name)
+    assert found == [], f"{name}: " + json.dumps(found, indent=1)[:4000]
 
 
 def test_debug_page_has_no_violations_with_and_without_an_overlay(tiny_server, page) -> None:  # noqa: ANN001
     ops.open_app(page, tiny_server.url, params="g=words")
-    assert _violations(page, "debug-empty") == []
+    _clean(page, "debug-empty")
     segs = ops.generate(page, min_segments=2)
-    assert _violations(page, "debug-output") == []
+    _clean(page, "debug-output")
     ops.click_segment(page, segs[0]["index"])
     ops.poll(lambda: ops.overlay(page), bool, "the overlay")
-    assert _violations(page, "debug-overlay") == []
+    _clean(page, "debug-overlay")
 
 
 def test_compare_page_has_no_violations_with_and_without_an_overlay(tiny_server, new_context) -> None:  # noqa: ANN001
     page = new_context(viewport={"width": 1600, "height": 1100}).new_page()
     ops.open_app(page, tiny_server.url, path="compare", params="g=words")
-    assert _violations(page, "compare-empty") == []
+    _clean(page, "compare-empty")
     ops.click_button(page, "Generate all", 180)
     columns = ops.poll(lambda: ops.by_column(ops.segments(page)),
                        lambda cols: len(cols) == 3, "output segments in three columns", 180)
-    assert _violations(page, "compare-output") == []
+    _clean(page, "compare-output")
     first = next(iter(columns.values()))[0]
     ops.click_nth_segment(page, first["order"])
     ops.poll(lambda: ops.overlay(page), bool, "the overlay")
-    assert _violations(page, "compare-overlay") == []
+    _clean(page, "compare-overlay")
 
 
 def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: ANN001
@@ -80,4 +87,4 @@ def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: 
     ops.poll(lambda: ops.url_params(page).get("run"), bool, "run= in the URL")
     ops.open_app(page, tiny_server.url, path="runs")
     page.get_by_text("Open").first.wait_for()
-    assert _violations(page, "runs") == []
+    _clean(page, "runs")
