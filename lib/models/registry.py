@@ -79,6 +79,12 @@ def get_model(spec: str | None = None, progress: ProgressFn | None = None) -> Lo
         return _models[spec]
 
 
+def loaded_specs() -> set[str]:
+    """The specs loaded in this process so far."""
+    with _registry_lock:
+        return set(_models)
+
+
 def loaded_model(spec: str) -> LoadedModel | None:
     """The model if it is already loaded, without loading it."""
     with _registry_lock:

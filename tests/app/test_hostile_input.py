@@ -185,7 +185,7 @@ def test_hostile_url_parameter_gives_a_short_specific_error(page, params, fragme
 def test_model_or_path_in_the_url_is_ignored_and_loads_nothing(params):
     from lib.models import registry
 
-    before = set(registry._models)
+    before = registry.loaded_specs()
     at = make_app()
     for k, v in params.items():
         at.query_params[k] = v
@@ -195,7 +195,7 @@ def test_model_or_path_in_the_url_is_ignored_and_loads_nothing(params):
     at.button(key="dbg_generate").click().run()
     no_crash(at)
     assert at.session_state["dbg_view"].model_spec == "tiny"
-    assert set(registry._models) == before
+    assert registry.loaded_specs() == before
 
 
 @pytest.mark.parametrize("params", [{"g": "[Sign in](https://ev.il/x)"},
