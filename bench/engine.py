@@ -69,21 +69,21 @@ def cold_load(model_spec: str) -> dict:
         f"pipeline.get_model({model_spec!r}); print(time.perf_counter()-t)"
     )
     if model_spec == "embedded":
-        from lib.models.gguf_gemma3 import _cache_folder
+        from lib.models.gguf_gemma3 import cache_folder
 
         backup = None
-        if _cache_folder().exists():
+        if cache_folder().exists():
             backup = cache_dir() / "bench-backup"
             shutil.rmtree(backup, ignore_errors=True)
-            _cache_folder().rename(backup)
+            cache_folder().rename(backup)
         try:
             r = subprocess.run(
                 [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
             )
             out["cold load from GGUF (convert + write cache)"] = float(r.stdout.split()[-1])
         finally:
-            if backup is not None and not _cache_folder().exists():
-                backup.rename(_cache_folder())
+            if backup is not None and not cache_folder().exists():
+                backup.rename(cache_folder())
             elif backup is not None:
                 shutil.rmtree(backup, ignore_errors=True)
     times = []
@@ -147,7 +147,7 @@ def main() -> None:
     ids = seq.ids
 
     def one_segment():
-        pipeline._cache.clear()  # measure the computation, not the cache
+        pipeline.clear_cache()  # measure the computation, not the cache
         return pipeline.salience(model, seq, target)
 
     load_peak = rss_gb()
@@ -205,7 +205,7 @@ def main() -> None:
     sentence_targets = [t for t in sentence_targets if t][:8]
 
     def batch():
-        pipeline._cache.clear()
+        pipeline.clear_cache()
         return pipeline.salience_batch(model, seq, sentence_targets)
 
     first_b, warm_b, _ = timed(batch, max(2, args.runs // 2))

@@ -18,8 +18,6 @@ from typing import Any
 from lib.errors import InputError, StudioError
 from lib.records import Generation, GenerationSettings, TokenSequence
 
-GRANULARITY_CHOICES = ("tokens", "words", "sentences", "lines", "paragraphs", "regex")
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, status 2 (argparse prints usage too)
@@ -173,11 +171,11 @@ def _cmd_generate(args: argparse.Namespace) -> dict:
 def _cmd_salience(args: argparse.Namespace) -> dict:
     from lib import pipeline
     from lib.salience.methods import get_method
-    from lib.segments import compile_pattern
+    from lib.segments import GRANULARITY_REGISTRY, compile_pattern
 
     prompt = _read_prompt(args)
     get_method(args.method)
-    if args.granularity == "regex":
+    if GRANULARITY_REGISTRY[args.granularity].needs_pattern:
         compile_pattern(args.pattern)
     settings = _settings(args)
     if args.target is None and not args.generate:
@@ -205,7 +203,12 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
 def _cmd_batch(args: argparse.Namespace) -> dict:
     from lib import pipeline
     from lib.prompt_file import parse_prompt_file
-    from lib.segments import compile_pattern, segment_scores, segment_sequence
+    from lib.segments import (
+        GRANULARITY_REGISTRY,
+        compile_pattern,
+        segment_scores,
+        segment_sequence,
+    )
 
     try:
         data = Path(args.input).read_bytes()
@@ -213,7 +216,7 @@ def _cmd_batch(args: argparse.Namespace) -> dict:
         raise InputError(f"--input {args.input!r}: cannot be read ({err.strerror}).",
                          field="input") from None
     rows = parse_prompt_file(data)  # validates the whole file before any compute
-    if args.granularity == "regex":
+    if GRANULARITY_REGISTRY[args.granularity].needs_pattern:
         compile_pattern(args.pattern)
     out_path = Path(args.output)
     if not out_path.parent.exists():
@@ -289,8 +292,9 @@ def _add_generation(p: argparse.ArgumentParser) -> None:
 
 def _add_salience(p: argparse.ArgumentParser) -> None:
     from lib.salience.methods import METHODS
+    from lib.segments import GRANULARITIES
 
-    p.add_argument("--granularity", choices=GRANULARITY_CHOICES, default="tokens")
+    p.add_argument("--granularity", choices=GRANULARITIES, default="tokens")
     p.add_argument("--pattern", help="regex for --granularity regex")
     p.add_argument("--method", choices=tuple(METHODS), default="grad_l2")
 

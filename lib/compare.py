@@ -119,3 +119,48 @@ def render_diff_html(a: str, b: str) -> str:
             parts.append(body)
     parts.append("</div>")
     return "".join(parts)
+
+
+def match_range(segs: Sequence[Sequence[Segment]], granularity: str,
+                sel: tuple[int, int, int]) -> list[tuple[int, int] | None]:
+    """The selected range `(column, lo, hi)` in its column, and the matching range in every
+    other column (`segs[j]`: all segments of column j).
+
+    Each end is matched on its own (`match_segment`); a column gets a range only if both ends
+    match output segments in order. Only output segments can be targets.
+    """
+    src_col, lo, hi = sel
+    pos = {s.index: k for k, s in enumerate(segs[src_col])}
+    chosen: list[tuple[int, int] | None] = []
+    for j in range(len(segs)):
+        if j == src_col:
+            chosen.append((lo, hi))
+            continue
+        ends = []
+        for idx in (lo, hi):
+            m = match_segment(segs[src_col], pos[idx], segs[j], granularity)
+            ends.append(segs[j][m].index if m is not None and not segs[j][m].in_prompt else None)
+        a, b = ends
+        chosen.append((a, b) if a is not None and b is not None and a <= b else None)
+    return chosen
+
+
+def diff_summary_html(prompts: Sequence[str], limit: int = 3, width: int = 60) -> str:
+    """'Variant 2 vs 1: − You have to try it + Avoid' for each variant (escaped)."""
+
+    def short(text: str) -> str:
+        text = " ".join(text.split())
+        return safe_html(text if len(text) <= width else text[:width - 1] + "…")
+
+    rows = []
+    for i in range(1, len(prompts)):
+        ops = [(op, t) for op, t in prompt_diff(prompts[0], prompts[i]) if op != "equal"]
+        if not ops:
+            rows.append(f"<li><b>Variant {i + 1}</b>: same prompt as variant 1</li>")
+            continue
+        bits = [(f'<del>− {short(t)}</del>' if op == "delete" else f"<ins>+ {short(t)}</ins>")
+                for op, t in ops[:limit]]
+        more = f" … and {len(ops) - limit} more" if len(ops) > limit else ""
+        rows.append(f"<li><b>Variant {i + 1}</b> vs 1: {' '.join(bits)}{more}</li>")
+    return ('<ul class="diff-summary" style="margin:.2rem 0 .4rem;line-height:1.7">'
+            + "".join(rows) + "</ul>")

@@ -132,6 +132,12 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
     return out
 
 
+def clear_cache() -> None:
+    """Forget every computed score (benchmarks measure the computation, tests start clean)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def targets_per_call(model: LoadedModel, tokens: int) -> int:
     """How many targets one engine call takes for inputs of `tokens` tokens: a memory budget
     (the layered path's cotangents, or the plain path's activations), at most BATCH_CHUNK."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from lib.errors import InputError
 from lib.records import Segment, TokenSequence
+from lib.render import in_part
 
 PARAGRAPH_THRESHOLD_TOKENS = 1_000  # longer prompts open at paragraph granularity
 SHORT_PROMPT_GRANULARITY = "words"
@@ -39,16 +40,6 @@ def default_granularity(n_tokens: int, short: str = SHORT_PROMPT_GRANULARITY) ->
 def _magnitude(value: float) -> float:
     v = float(value)
     return abs(v) if math.isfinite(v) else 0.0
-
-
-def _in_part(seg: Segment, part: str) -> bool:
-    if part == "all":
-        return True
-    if part in ("prompt", "target"):
-        return seg.in_prompt == (part == "prompt")
-    raise InputError(
-        f"Unknown part {str(part)[:20]!r}; use 'prompt', 'target' or 'all'.", field="part"
-    )
 
 
 def _check_scores(segments: Sequence[Segment], scores: Sequence[float]) -> None:
@@ -95,7 +86,7 @@ def rank_segments(
     excluded = {int(i) for i in exclude}
     pool = [
         k for k, seg in enumerate(segments)
-        if _in_part(seg, part) and seg.index not in excluded and seg.end > seg.start
+        if in_part(seg, part) and seg.index not in excluded and seg.end > seg.start
     ]
     peak = max((_magnitude(scores[k]) for k in pool), default=0.0)
     total = sum(_magnitude(scores[k]) for k in pool)
@@ -284,7 +275,7 @@ def fold_paragraphs(
             field="fold_share",
         )
     chosen = sorted(
-        (k for k, p in enumerate(paragraphs) if _in_part(p, part) and p.end > p.start),
+        (k for k, p in enumerate(paragraphs) if in_part(p, part) and p.end > p.start),
         key=lambda k: paragraphs[k].start,
     )
     peak = max((_magnitude(scores[k]) for k in chosen), default=0.0)

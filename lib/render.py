@@ -7,157 +7,46 @@ unsigned methods (Grad-L2), diverging for signed ones (Grad·Input).
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from lib.colours import (
+    DEFAULT_SIGNED_PALETTE,
+    DEFAULT_UNSIGNED_PALETTE,
+    PALETTES,
+    ColourScale,
+    Palette,
+    colour_scale,
+    default_palette,
+    format_score,
+    get_palette,
+    score_colour,
+    score_fraction,
+    score_rgb,
+    text_colour,
+)
 from lib.errors import InputError
-from lib.records import Segment, TokenSequence
-from lib.text_safety import escape_html, safe_html, safe_plain
+from lib.records import Alternative, Segment, TokenSequence
+from lib.text_safety import escape_html, safe_html
 
-RGB = tuple[int, int, int]
-_WHITE: RGB = (255, 255, 255)
-
-
-@dataclass(frozen=True)
-class ColourScale:
-    """Scores map to colours relative to `vmax` (> 0); `signed` scales run -vmax..vmax."""
-
-    vmax: float
-    signed: bool
+# The colour names, for the modules that draw with them.
+__all__ = ["DEFAULT_SIGNED_PALETTE", "DEFAULT_UNSIGNED_PALETTE", "PALETTES", "ColourScale",
+           "Palette", "colour_scale", "default_palette", "format_score", "score_colour",
+           "score_fraction", "score_rgb", "text_colour", "STYLE_CSS", "Paint", "Piece",
+           "overlay_pieces", "paint", "render_legend_html", "render_segments_html",
+           "render_target_html", "scale_excluding", "TARGET_CSS", "overlay_payload"]
 
 
-@dataclass(frozen=True)
-class Palette:
-    """A colour ramp. `positive` runs from the colour of 0 to the colour of +vmax;
-    diverging palettes also have `negative` (0 to -vmax). Both start at white."""
-
-    id: str
-    label: str
-    diverging: bool
-    positive: tuple[RGB, ...]
-    negative: tuple[RGB, ...] = ()
-
-
-def _hex(value: str) -> RGB:
-    value = value.lstrip("#")
-    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
-
-
-def _ramp(*colours: str) -> tuple[RGB, ...]:
-    return tuple(_hex(c) for c in colours)
-
-
-# ColorBrewer / Crameri ramps chosen because they stay distinguishable with the common forms of
-# colour blindness; each starts at white so a zero score leaves the text unmarked.
-PALETTES: dict[str, Palette] = {
-    "blues": Palette(
-        "blues", "Blues (sequential)", False,
-        _ramp("#ffffff", "#deebf7", "#9ecae1", "#4292c6", "#08519c", "#08306b"),
-    ),
-    "cividis": Palette(
-        "cividis", "Cividis-like (sequential)", False,
-        _ramp("#ffffff", "#fdea9b", "#c9b66d", "#8b8a7a", "#4b5b7d", "#00204d"),
-    ),
-    "oranges": Palette(
-        "oranges", "Oranges (sequential)", False,
-        _ramp("#ffffff", "#fee6ce", "#fdae6b", "#f16913", "#d94801", "#7f2704"),
-    ),
-    "puor": Palette(
-        "puor", "Purple-orange (diverging)", True,
-        positive=_ramp("#ffffff", "#d8daeb", "#b2abd2", "#8073ac", "#542788", "#2d004b"),
-        negative=_ramp("#ffffff", "#fee0b6", "#fdb863", "#e08214", "#b35806", "#7f3b08"),
-    ),
-    "blue_orange": Palette(
-        "blue_orange", "Blue-orange (diverging)", True,
-        positive=_ramp("#ffffff", "#d1e5f0", "#92c5de", "#4393c3", "#2166ac", "#053061"),
-        negative=_ramp("#ffffff", "#fee0b6", "#fdb863", "#e08214", "#b35806", "#7f3b08"),
-    ),
-}
-DEFAULT_UNSIGNED_PALETTE = "blues"
-DEFAULT_SIGNED_PALETTE = "puor"
-
-
-def default_palette(signed: bool) -> str:
-    return DEFAULT_SIGNED_PALETTE if signed else DEFAULT_UNSIGNED_PALETTE
-
-
-def _get_palette(palette: str) -> Palette:
-    found = PALETTES.get(palette)
-    if found is None:
-        raise InputError(
-            f"Unknown colour palette {str(palette)[:40]!r}. Choose one of: {', '.join(PALETTES)}.",
-            field="palette",
-        )
-    return found
-
-
-def colour_scale(values: Iterable[float], signed: bool) -> ColourScale:
-    """A scale whose `vmax` is the largest |value| (finite values only; 1.0 if all are 0)."""
-    vmax = 0.0
-    for v in values:
-        v = float(v)
-        if math.isfinite(v):
-            vmax = max(vmax, abs(v))
-    return ColourScale(vmax=vmax if vmax > 0 else 1.0, signed=bool(signed))
-
-
-def _interpolate(stops: Sequence[RGB], t: float) -> RGB:
-    t = min(max(t, 0.0), 1.0)
-    pos = t * (len(stops) - 1)
-    i = min(int(pos), len(stops) - 2)
-    frac = pos - i
-    a, b = stops[i], stops[i + 1]
-    return tuple(round(a[k] + (b[k] - a[k]) * frac) for k in range(3))  # type: ignore[return-value]
-
-
-def score_fraction(value: float, scale: ColourScale, intensity: float = 1.0) -> float:
-    """The value as a fraction of the scale in [-1, 1] (in [0, 1] for unsigned scales)."""
-    v = float(value)
-    if not math.isfinite(v):
-        return 0.0
-    f = v / scale.vmax * max(float(intensity), 0.0)
-    if not scale.signed:
-        f = abs(f)
-    return min(max(f, -1.0), 1.0)
-
-
-def score_rgb(value: float, scale: ColourScale, palette: str, intensity: float = 1.0) -> RGB:
-    pal = _get_palette(palette)
-    f = score_fraction(value, scale, intensity)
-    if f < 0 and pal.diverging:
-        return _interpolate(pal.negative, -f)
-    return _interpolate(pal.positive, abs(f))
-
-
-def score_colour(value: float, scale: ColourScale, palette: str, intensity: float = 1.0) -> str:
-    """Background colour `#rrggbb` for a score."""
-    r, g, b = score_rgb(value, scale, palette, intensity)
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def _luminance(rgb: RGB) -> float:
-    def channel(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def text_colour(background: str) -> str:
-    """Black or white, whichever contrasts more with `background` (WCAG luminance)."""
-    lum = _luminance(_hex(background))
-    # Contrast with black is (L + .05)/.05, with white 1.05/(L + .05); equal at L ≈ 0.179.
-    return "#000000" if lum > 0.179 else "#ffffff"
-
-
-def format_score(value: float) -> str:
-    v = float(value)
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.3g}"
+def scale_excluding(segments: Sequence[Segment], values: Sequence[float] | None,
+                    exclude: Collection[int], signed: bool) -> ColourScale:
+    """The colour scale of `values` (one per segment) leaving out the segments in `exclude`
+    (the selected target, whose own score would dwarf the prompt's)."""
+    if values is None:
+        return colour_scale([0.0], signed)
+    shown = [v for s, v in zip(segments, values, strict=True) if s.index not in exclude]
+    return colour_scale(shown or [0.0], signed)
 
 
 STYLE_CSS = """
@@ -180,14 +69,14 @@ STYLE_CSS = """
 """.strip()
 
 
-def _segment_display_text(seq: TokenSequence, seg: Segment) -> str:
+def segment_display_text(seq: TokenSequence, seg: Segment) -> str:
     if seg.text:
         return seg.text
     # A zero-width segment shown on purpose (e.g. `<bos>` with include_special): its token text.
     return "".join(seq.tokens[i].text for i in seg.token_indices)
 
 
-def _part_range(seq: TokenSequence, part: str) -> tuple[int, int]:
+def part_range(seq: TokenSequence, part: str) -> tuple[int, int]:
     boundary = len(seq.input_text)
     if part == "prompt":
         return 0, boundary
@@ -200,11 +89,11 @@ def _part_range(seq: TokenSequence, part: str) -> tuple[int, int]:
     )
 
 
-def _in_part(seg: Segment, part: str) -> bool:
+def in_part(seg: Segment, part: str) -> bool:
     return part == "all" or seg.in_prompt == (part == "prompt")
 
 
-def _hidden_chars(seq: TokenSequence, segments: Sequence[Segment]) -> list[tuple[int, int]]:
+def hidden_chars(seq: TokenSequence, segments: Sequence[Segment]) -> list[tuple[int, int]]:
     """Character spans of special tokens that no segment shows (hidden from display)."""
     shown = {i for seg in segments for i in seg.token_indices}
     return [
@@ -214,18 +103,73 @@ def _hidden_chars(seq: TokenSequence, segments: Sequence[Segment]) -> list[tuple
     ]
 
 
-def _plain_gap(text: str, start: int, end: int, hidden: Sequence[tuple[int, int]]) -> str:
-    """Escaped text[start:end] minus hidden spans."""
+def visible_gap(text: str, start: int, end: int, hidden: Sequence[tuple[int, int]]) -> str:
+    """text[start:end] minus hidden spans (raw text; escape it where it becomes HTML)."""
     out, pos = [], start
     for h_start, h_end in hidden:
         if h_end <= pos or h_start >= end:
             continue
         if h_start > pos:
-            out.append(safe_html(text[pos:h_start]))
+            out.append(text[pos:h_start])
         pos = max(pos, h_end)
     if pos < end:
-        out.append(safe_html(text[pos:end]))
+        out.append(text[pos:end])
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One run of shown text: a segment (`k` its position in the segment list) or the plain
+    text between segments (`k` is None)."""
+
+    text: str
+    k: int | None = None
+    index: int = 0
+    token_start: int = 0
+    token_end: int = 0
+    special: bool = False
+
+
+def overlay_pieces(seq: TokenSequence, segments: Sequence[Segment], part: str = "all"
+                   ) -> list[Piece]:
+    """The shown text of `part` as segments and the gaps between them (spaces between words),
+    in reading order; hidden special tokens are left out."""
+    text = seq.text
+    part_start, part_end = part_range(seq, part)
+    hidden = sorted(hidden_chars(seq, segments))
+    chosen = sorted((k for k, seg in enumerate(segments) if in_part(seg, part)),
+                    key=lambda k: (segments[k].start, segments[k].end))
+    out: list[Piece] = []
+    pos = part_start
+    for k in chosen:
+        seg = segments[k]
+        if seg.start > pos:
+            out.append(Piece(visible_gap(text, pos, seg.start, hidden)))
+        out.append(Piece(
+            segment_display_text(seq, seg), k=k, index=seg.index,
+            token_start=min(seg.token_indices) if seg.token_indices else 0,
+            token_end=max(seg.token_indices) + 1 if seg.token_indices else 0,
+            special=bool(seg.token_indices)
+            and all(seq.tokens[i].special for i in seg.token_indices)))
+        pos = max(pos, seg.end)
+    if pos < part_end:
+        out.append(Piece(visible_gap(text, pos, part_end, hidden)))
+    return out
+
+
+@dataclass(frozen=True)
+class Paint:
+    """How one scored segment looks: `salience` (exact, repr), `label` (3 digits), colours."""
+
+    salience: str
+    label: str
+    background: str
+    colour: str
+
+
+def paint(value: float, scale: ColourScale, palette: str, intensity: float = 1.0) -> Paint:
+    bg = score_colour(value, scale, palette, intensity)
+    return Paint(repr(float(value)), format_score(value), bg, text_colour(bg))
 
 
 def render_segments_html(
@@ -252,56 +196,69 @@ def render_segments_html(
     if scores is not None and scale is None:
         scale = colour_scale(scores, signed=False)
     if scores is not None:
-        _get_palette(palette)
+        get_palette(palette)
     selected_set = {int(i) for i in selected}
-    text = seq.text
-    part_start, part_end = _part_range(seq, part)
-    hidden = sorted(_hidden_chars(seq, segments))
-    chosen = sorted(
-        (k for k, seg in enumerate(segments) if _in_part(seg, part)),
-        key=lambda k: (segments[k].start, segments[k].end),
-    )
-
     html_parts: list[str] = []
     if include_style:
         html_parts.append(f"<style>{STYLE_CSS}</style>")
     html_parts.append(f'<div class="salience-text" data-part="{escape_html(part)}">')
-    pos = part_start
-    for k in chosen:
-        seg = segments[k]
-        if seg.start > pos:
-            html_parts.append(_plain_gap(text, pos, seg.start, hidden))
+    for piece in overlay_pieces(seq, segments, part):
+        if piece.k is None:
+            html_parts.append(safe_html(piece.text))
+            continue
         classes = ["seg"]
-        if seg.index in selected_set:
+        if piece.index in selected_set:
             classes.append("selected")
-        if seg.token_indices and all(seq.tokens[i].special for i in seg.token_indices):
+        if piece.special:
             classes.append("special")
-        tok_start = min(seg.token_indices) if seg.token_indices else 0
-        tok_end = max(seg.token_indices) + 1 if seg.token_indices else 0
         attrs = [
             f'class="{" ".join(classes)}"',
-            f'data-segment-index="{seg.index}"',
-            f'data-token-start="{tok_start}"',
-            f'data-token-end="{tok_end}"',
+            f'data-segment-index="{piece.index}"',
+            f'data-token-start="{piece.token_start}"',
+            f'data-token-end="{piece.token_end}"',
         ]
         number = ""
         if scores is not None:
             assert scale is not None
-            value = float(scores[k])
-            bg = score_colour(value, scale, palette, intensity)
-            attrs.append(f'data-salience="{escape_html(repr(value))}"')
-            attrs.append(f'title="{escape_html(format_score(value))}"')
-            attrs.append(f'style="background-color:{bg};color:{text_colour(bg)}"')
+            look = paint(float(scores[piece.k]), scale, palette, intensity)
+            attrs.append(f'data-salience="{escape_html(look.salience)}"')
+            attrs.append(f'title="{escape_html(look.label)}"')
+            attrs.append(f'style="background-color:{look.background};color:{look.colour}"')
             if show_numbers:
-                number = f'<sup class="score">{escape_html(format_score(value))}</sup>'
-        html_parts.append(
-            f"<span {' '.join(attrs)}>{safe_html(_segment_display_text(seq, seg))}</span>{number}"
-        )
-        pos = max(pos, seg.end)
-    if pos < part_end:
-        html_parts.append(_plain_gap(text, pos, part_end, hidden))
+                number = f'<sup class="score">{escape_html(look.label)}</sup>'
+        html_parts.append(f"<span {' '.join(attrs)}>{safe_html(piece.text)}</span>{number}")
     html_parts.append("</div>")
     return "".join(html_parts)
+
+
+def _looks(segments: Sequence[Segment], values: Sequence[float], selected: Collection[int],
+           signed: bool, palette: str, intensity: float) -> list[list[str]]:
+    """[salience, label, background, colour] per segment, on the scale without `selected`."""
+    scale = scale_excluding(segments, values, selected, signed)
+    return [list(vars(paint(float(v), scale, palette, intensity)).values()) for v in values]
+
+
+def overlay_payload(seq: TokenSequence, segments: Sequence[Segment],
+                    views: Mapping[int, Sequence[float]], current: Sequence[float] | None,
+                    selected: Collection[int], *, signed: bool, palette: str,
+                    intensity: float = 1.0, show_numbers: bool = False) -> dict[str, Any]:
+    """What the browser needs to draw the prompt overlay for any computed single segment at once:
+    the text `pieces` (as `render_segments_html` shows them), and for each output segment index
+    in `views` (its per-segment scores) and for the `current` selection the look of every
+    segment. Plain JSON values; the browser puts text in with textContent only."""
+    get_palette(palette)
+    pieces: list[list[Any]] = [
+        [p.text] if p.k is None else [p.text, p.index, p.token_start, p.token_end, p.special]
+        for p in overlay_pieces(seq, segments, "all")]
+    order = [p.k for p in overlay_pieces(seq, segments, "all") if p.k is not None]
+
+    def looks(values: Sequence[float], sel: Collection[int]) -> list[list[str]]:
+        every = _looks(segments, values, sel, signed, palette, intensity)
+        return [every[k] for k in order]
+
+    return {"pieces": pieces, "numbers": bool(show_numbers),
+            "views": {str(i): looks(v, [i]) for i, v in views.items()},
+            "current": None if current is None else looks(current, selected)}
 
 
 def render_legend_html(scale: ColourScale, palette: str, method_label: str) -> str:
@@ -325,80 +282,37 @@ def render_legend_html(scale: ColourScale, palette: str, method_label: str) -> s
     )
 
 
-def _value_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        return str(value)
+TARGET_CSS = """<style>
+.target-box { border-left: 4px solid #c77700; padding: .35rem .7rem; margin: .2rem 0 .4rem;
+  background: rgba(255,190,0,.10); line-height: 1.7; }
+.target-box .target-text { white-space: pre-wrap; background: rgba(255,190,0,.35);
+  border-radius: 3px; padding: 0 .2rem; }
+.target-box .alt { display: inline-block; margin: 0 .5rem .1rem 0; white-space: nowrap; }
+.target-box code { white-space: pre; background: #fff; border: 1px solid #ccd;
+  border-radius: 3px; padding: 0 .25rem; }
+</style>"""
 
 
-def _table(rows: Mapping[str, object]) -> str:
-    body = "".join(
-        f"<tr><th>{safe_html(str(k))}</th><td>{safe_html(_value_text(v))}</td></tr>"
-        for k, v in rows.items()
-    )
-    return f"<table>{body}</table>"
-
-
-_REPORT_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #111;
-  background: #fff; padding: 0 1rem; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; }
-table { border-collapse: collapse; font-size: 0.85rem; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top;
-  white-space: pre-wrap; overflow-wrap: anywhere; }
-.box { border: 1px solid #ddd; border-radius: 6px; padding: 0.8rem; }
-""".strip()
-
-
-def render_report_html(
-    *,
-    title: str,
-    seq: TokenSequence,
-    segments: Sequence[Segment],
-    scores: Sequence[float] | None,
-    scale: ColourScale | None,
-    palette: str,
-    method_label: str,
-    selected: Collection[int],
-    model_name: str,
-    settings: Mapping[str, object],
-    audit: Mapping[str, object],
-    intensity: float = 1.0,
-    show_numbers: bool = False,
-) -> str:
-    """A self-contained HTML document (inline CSS, no scripts, no outside requests)."""
-    if scale is None:
-        scale = colour_scale(scores or [], signed=False)
-    common = dict(
-        palette=palette, intensity=intensity, show_numbers=show_numbers, selected=selected,
-        include_style=False,
-    )
-    prompt_html = render_segments_html(seq, segments, scores, scale, part="prompt", **common)
-    target_html = render_segments_html(seq, segments, scores, scale, part="target", **common)
-    selected_text = "".join(
-        seg.text for seg in segments if seg.index in {int(i) for i in selected}
-    )
-    # CSP: nothing may load or run, even if a bug let markup through.
-    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape_html(safe_plain(title))}</title>"
-        f"<style>{_REPORT_CSS}\n{STYLE_CSS}</style></head><body>"
-        f"<h1>{safe_html(title)}</h1>"
-        f"<p>Model: <strong>{safe_html(model_name)}</strong></p>"
-        f"<h2>Selected target</h2><div class=\"box salience-text\">{safe_html(selected_text)}</div>"
-        f"{render_legend_html(scale, palette, method_label)}"
-        f'<h2>Prompt</h2><div class="box">{prompt_html}</div>'
-        f'<h2>Output</h2><div class="box">{target_html}</div>'
-        f"<h2>Settings</h2>{_table(settings)}"
-        f"<h2>Audit</h2>{_table(audit)}"
-        "<p><small>Gradient salience shows which tokens the model's output was most sensitive "
-        "to; it is not a causal explanation. Scores are relative within this view.</small></p>"
-        "</body></html>\n"
-    )
+def render_target_html(text: str, probs: Sequence[float],
+                       alternatives: Sequence[Alternative], typed: bool) -> str:
+    """The selected target, its probability (`probs`: its generated tokens' probabilities) and
+    what else the model considered at its first token (`alternatives`), escaped."""
+    parts = [f'<div class="target-box"><b>Selected target</b> '
+             f'<span class="target-text">{safe_html(text)}</span>']
+    if probs:
+        p = math.prod(probs)
+        n = len(probs)
+        parts.append(f"<div>Probability of this text given everything before it: "
+                     f"<b>{p:.3g}</b> ({n} token{'s' if n != 1 else ''}; "
+                     f"first token {probs[0]:.1%})</div>")
+        if alternatives:
+            chips = "".join(
+                f'<span class="alt"><code>{safe_html(a.text)}</code> {a.prob:.1%}</span>'
+                for a in alternatives)
+            parts.append(f"<div>At its first token the model's top choices were: {chips}"
+                         "</div>")
+    elif typed:
+        parts.append("<div>This target was typed, not generated, so there are no "
+                     "generation probabilities for it.</div>")
+    parts.append("</div>")
+    return TARGET_CSS + "".join(parts)

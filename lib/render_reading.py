@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
+from lib.colours import get_palette
 from lib.reading import (
     DEFAULT_BINS,
     DEFAULT_TOP_N,
@@ -31,18 +32,17 @@ from lib.records import Segment, TokenSequence
 from lib.render import (
     STYLE_CSS,
     ColourScale,
-    _get_palette,
-    _hidden_chars,
-    _in_part,
-    _part_range,
-    _plain_gap,
-    _segment_display_text,
     colour_scale,
     format_score,
-    render_report_html,
+    hidden_chars,
+    in_part,
+    part_range,
     score_colour,
+    segment_display_text,
     text_colour,
+    visible_gap,
 )
+from lib.report import render_report_html
 from lib.segments import segment_scores, segment_sequence
 from lib.text_safety import escape_html, safe_html
 
@@ -125,14 +125,14 @@ def render_document_overlay_html(
     if scores is not None and scale is None:
         scale = colour_scale(scores, signed=False)
     if scores is not None:
-        _get_palette(palette)
+        get_palette(palette)
     ids = dict(anchor_ids or {})
     selected_set = {int(i) for i in selected}
     text = seq.text
-    part_start, part_end = _part_range(seq, part)
-    hidden = sorted(_hidden_chars(seq, segments))
+    part_start, part_end = part_range(seq, part)
+    hidden = sorted(hidden_chars(seq, segments))
     chosen = sorted(
-        (k for k, seg in enumerate(segments) if _in_part(seg, part)),
+        (k for k, seg in enumerate(segments) if in_part(seg, part)),
         key=lambda k: (segments[k].start, segments[k].end),
     )
     runs = sorted(folds, key=lambda r: r.start)
@@ -149,7 +149,7 @@ def render_document_overlay_html(
         nonlocal pos, open_run
         assert open_run is not None
         if open_run.end > pos:
-            out.append(_plain_gap(text, pos, open_run.end, hidden))
+            out.append(safe_html(visible_gap(text, pos, open_run.end, hidden)))
             pos = open_run.end
         out.append("</details>")
         open_run = None
@@ -165,7 +165,7 @@ def render_document_overlay_html(
             run = runs[fold_at]
             fold_at += 1
             if run.start > pos:
-                out.append(_plain_gap(text, pos, run.start, hidden))
+                out.append(safe_html(visible_gap(text, pos, run.start, hidden)))
                 pos = run.start
             n = len(run.positions)
             label = (
@@ -179,7 +179,7 @@ def render_document_overlay_html(
             )
             open_run = run
         if seg.start > pos:
-            out.append(_plain_gap(text, pos, seg.start, hidden))
+            out.append(safe_html(visible_gap(text, pos, seg.start, hidden)))
         classes = ["seg"]
         if seg.index in selected_set:
             classes.append("selected")
@@ -205,13 +205,13 @@ def render_document_overlay_html(
             if show_numbers:
                 number = f'<sup class="score">{escape_html(format_score(value))}</sup>'
         out.append(
-            f"<span {' '.join(attrs)}>{safe_html(_segment_display_text(seq, seg))}</span>{number}"
+            f"<span {' '.join(attrs)}>{safe_html(segment_display_text(seq, seg))}</span>{number}"
         )
         pos = max(pos, seg.end)
     if open_run is not None:
         close_run()
     if pos < part_end:
-        out.append(_plain_gap(text, pos, part_end, hidden))
+        out.append(safe_html(visible_gap(text, pos, part_end, hidden)))
     out.append("</div>")
     return "".join(out)
 

@@ -10,14 +10,13 @@ the data, they are only not shown.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import regex
 
 from lib.errors import InputError
 from lib.records import Segment, TokenSequence
-
-GRANULARITIES: tuple[str, ...] = ("tokens", "words", "sentences", "lines", "paragraphs", "regex")
 
 REGEX_TIMEOUT_S = 0.5
 MAX_PATTERN_CHARS = 500
@@ -123,7 +122,7 @@ def _skip_class(pattern: str, pos: int) -> int:
     return n
 
 
-def _check_pattern_size(pattern: str) -> None:
+def check_pattern_size(pattern: str) -> None:
     """Refuse a pattern whose compiled form could be huge, without compiling it.
 
     Reads groups, alternatives, character classes, escapes and counted repeats; every other
@@ -219,7 +218,7 @@ def compile_pattern(pattern: str | None) -> regex.Pattern:
             f"the limit is {MAX_PATTERN_CHARS}. Use a shorter pattern.",
             field="pattern",
         )
-    _check_pattern_size(pattern)
+    check_pattern_size(pattern)
     try:
         # Not kept in the module's process-wide cache: every session's patterns would stay.
         compiled = regex.compile(pattern, cache_pattern=False)
@@ -275,19 +274,47 @@ def _regex_spans(text: str, compiled: regex.Pattern, deadline: float) -> list[tu
     return spans
 
 
+Splitter = Callable[[str, "regex.Pattern | None", float], list[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class Granularity:
+    """One way to cut text into units. `splitter(text, compiled_pattern, deadline)` gives the
+    units' character spans; None means every token is its own segment."""
+
+    id: str
+    label: str
+    splitter: Splitter | None
+    needs_pattern: bool = False
+
+
+def _compiled_spans(text: str, compiled: regex.Pattern | None, deadline: float
+                    ) -> list[tuple[int, int]]:
+    assert compiled is not None
+    return _regex_spans(text, compiled, deadline)
+
+
+# The one list of granularities: the pages, the command line and links all read it.
+GRANULARITY_REGISTRY: dict[str, Granularity] = {
+    g.id: g
+    for g in (
+        Granularity("tokens", "Tokens", None),
+        Granularity("words", "Words", lambda t, c, d: [m.span() for m in _WORD.finditer(t)]),
+        Granularity("sentences", "Sentences", lambda t, c, d: _sentence_spans(t)),
+        Granularity("lines", "Lines", lambda t, c, d: _line_spans(t)),
+        Granularity("paragraphs", "Paragraphs", lambda t, c, d: _paragraph_spans(t)),
+        Granularity("regex", "Custom regex", _compiled_spans, needs_pattern=True),
+    )
+}
+GRANULARITIES: tuple[str, ...] = tuple(GRANULARITY_REGISTRY)
+
+
 def _unit_spans(
     text: str, granularity: str, compiled: regex.Pattern | None, deadline: float
 ) -> list[tuple[int, int]]:
-    if granularity == "words":
-        return [m.span() for m in _WORD.finditer(text)]
-    if granularity == "sentences":
-        return _sentence_spans(text)
-    if granularity == "lines":
-        return _line_spans(text)
-    if granularity == "paragraphs":
-        return _paragraph_spans(text)
-    assert compiled is not None
-    return _regex_spans(text, compiled, deadline)
+    splitter = GRANULARITY_REGISTRY[granularity].splitter
+    assert splitter is not None
+    return splitter(text, compiled, deadline)
 
 
 def _first_non_space(text: str, start: int, end: int) -> int | None:
@@ -310,7 +337,7 @@ def _side_groups(
     """Token-index groups (each one segment) for one side, in order."""
     tokens = seq.tokens
     text = seq.text
-    if granularity == "tokens":
+    if GRANULARITY_REGISTRY[granularity].splitter is None:
         unit_of_char = None
     else:
         unit_of_char = [-1] * len(side_text)
@@ -393,7 +420,8 @@ def segment_sequence(
             f"{', '.join(GRANULARITIES)}.",
             field="granularity",
         )
-    compiled = compile_pattern(pattern) if granularity == "regex" else None
+    needs = GRANULARITY_REGISTRY[granularity].needs_pattern
+    compiled = compile_pattern(pattern) if needs else None
     deadline = time.monotonic() + REGEX_TIMEOUT_S
     boundary = len(seq.input_text)
     sides = (

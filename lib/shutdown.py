@@ -116,7 +116,12 @@ def _flush() -> None:
             pass
 
 
-def _handle(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
+def saves_running() -> int:
+    """How many saves are in flight now (the handler waits for them)."""
+    return _saves_running
+
+
+def handle_signal(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
     if stopping():
         return  # a second signal while we wait: the first one is already exiting
     log.warning("received signal %d: stopping (no new model jobs; running saves finish)", signum)
@@ -135,6 +140,6 @@ def install_sigterm_handler() -> bool:
         if _installed:
             return False
         _installed = True
-    signal.signal(signal.SIGTERM, _handle)
-    signal.signal(signal.SIGINT, _handle)
+    signal.signal(signal.SIGTERM, handle_signal)
+    signal.signal(signal.SIGINT, handle_signal)
     return True

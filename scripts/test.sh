@@ -5,7 +5,8 @@
 #   scripts/test.sh [extra pytest args]
 #
 # Steps: ./install.sh; pip install -r requirements-test.txt; apt-get install chromium (always,
-# even when present, so CI gets the distribution's current build); pytest; ruff check.
+# even when present, so CI gets the distribution's current build); npm install axe-core into
+# .test-tools/; pytest; ruff check.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,6 +29,15 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "test.sh: /usr/bin/chromium is missing after apt-get install chromium." >&2
     exit 1
 fi
+
+# axe-core (MPL-2.0) for the accessibility browser tests, from the npm registry into the
+# git-ignored .test-tools/ (tests/browser/test_accessibility.py injects it into the page).
+AXE_VERSION=4.11.0  # keep equal to tests/browser/test_accessibility.py
+say "installing axe-core@${AXE_VERSION} with npm into .test-tools/"
+if ! command -v npm >/dev/null; then
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y npm
+fi
+npm install --no-audit --no-fund --no-save --prefix .test-tools "axe-core@${AXE_VERSION}"
 
 # No -m filter: fast, slow (embedded model) and browser tests all run. pytest exits 5 when it
 # collects nothing; the suite is never empty, so any non-zero status is a failure.

@@ -169,10 +169,10 @@ def test_unknown_model_path_or_kaggle_without_credentials_loads_nothing(
     for var in ("KAGGLE_USERNAME", "KAGGLE_KEY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))  # no kaggle.json there
-    before = set(registry._models)
+    before = registry.loaded_specs()
     line = one_line_error(capsys, "generate", "--model", spec, "--prompt", "x")
     assert fragment in line
-    assert set(registry._models) == before
+    assert registry.loaded_specs() == before
 
 
 # ---- once bugs in lib/cli.py / the tokenizer, now fixed -------------------------------------

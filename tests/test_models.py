@@ -66,9 +66,9 @@ def test_saved_preset_folder_loads_back_identically(tmp_path):
 
 def test_kaggle_preset_without_credentials_says_so():
     with pytest.raises(ModelLoadError, match="KAGGLE_USERNAME and KAGGLE_KEY"):
-        registry._load("gemma2_instruct_2b_en", None)
+        registry.load_uncached("gemma2_instruct_2b_en", None)
     with pytest.raises(ModelLoadError, match="Kaggle credentials"):
-        registry._load("kaggle://google/gemma-3/keras/gemma3_instruct_1b", None)
+        registry.load_uncached("kaggle://google/gemma-3/keras/gemma3_instruct_1b", None)
 
 
 def test_kaggle_preset_with_credentials_but_no_network_says_so(monkeypatch):
@@ -82,7 +82,7 @@ def test_kaggle_preset_with_credentials_but_no_network_says_so(monkeypatch):
 
     monkeypatch.setattr(preset_utils.kagglehub, "model_download", offline)
     with pytest.raises(ModelLoadError, match="could not be downloaded.*Failed to resolve"):
-        registry._load("gemma2_instruct_2b_en", None)
+        registry.load_uncached("gemma2_instruct_2b_en", None)
 
 
 def test_kaggle_preset_goes_through_the_real_from_preset_path(monkeypatch, tmp_path):
@@ -99,7 +99,7 @@ def test_kaggle_preset_goes_through_the_real_from_preset_path(monkeypatch, tmp_p
         return str(folder / path)
 
     monkeypatch.setattr(preset_utils.kagglehub, "model_download", serve)
-    model = registry._load("gemma3_instruct_1b", None)
+    model = registry.load_uncached("gemma3_instruct_1b", None)
     assert requested and all("gemma" in h for h, _ in requested)
     assert {p for _, p in requested} >= {"config.json", "assets/tokenizer/vocabulary.spm"}
     assert model.default_chat_template is True  # instruct presets default to the chat template
@@ -113,7 +113,7 @@ def test_kaggle_preset_goes_through_the_real_from_preset_path(monkeypatch, tmp_p
 ])
 def test_bad_specs_get_clear_errors(spec, pattern):
     with pytest.raises(ModelLoadError, match=pattern):
-        registry._load(spec, None)
+        registry.load_uncached(spec, None)
 
 
 def test_a_folder_without_a_preset_is_refused(tmp_path):

@@ -73,7 +73,7 @@ def test_misconfigured_sign_in_stops_every_page(tmp_path, monkeypatch, caplog, c
     script = (
         "import streamlit as st\n"
         "import lib.ui.signin as signin\n"
-        f"signin._secret_files = lambda: [{str(path)!r}]\n"
+        f"signin.secret_files = lambda: [{str(path)!r}]\n"
         "signin.gate()\n"
         "st.write('page body shown')\n"
     )

@@ -13,11 +13,11 @@ from lib.render import (
     ColourScale,
     colour_scale,
     render_legend_html,
-    render_report_html,
     render_segments_html,
     score_colour,
     text_colour,
 )
+from lib.report import render_report_html
 from lib.segments import segment_scores, segment_sequence
 from tests.test_segments import make_seq
 

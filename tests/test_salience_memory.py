@@ -16,9 +16,9 @@ TARGET = " Avoid. It has eggs, which you do not like, and cream."
 @pytest.fixture
 def tiny():
     model = pipeline.get_model("tiny")
-    pipeline._cache.clear()
+    pipeline.clear_cache()
     yield model
-    pipeline._cache.clear()
+    pipeline.clear_cache()
 
 
 def test_batches_are_cut_by_targets_times_tokens(tiny, monkeypatch):
@@ -37,7 +37,7 @@ def test_batches_are_cut_by_targets_times_tokens(tiny, monkeypatch):
     monkeypatch.setattr(pipeline, "BATCH_BYTES", 3 * per_target)
     batched = pipeline.salience_batch(tiny, seq, targets)
     assert calls and max(calls) == 3 and sum(calls) == len(targets)
-    pipeline._cache.clear()
+    pipeline.clear_cache()
     monkeypatch.setattr(pipeline, "BATCH_BYTES", 1)  # never fewer than one target per call
     calls.clear()
     one_by_one = pipeline.salience_batch(tiny, seq, targets)

@@ -303,7 +303,7 @@ def test_the_size_estimate_never_reads_a_structure_smaller_than_it_is():
     import re
     import warnings
 
-    from lib.segments import MAX_PATTERN_SIZE, _check_pattern_size
+    from lib.segments import MAX_PATTERN_SIZE, check_pattern_size
 
     atoms = ["a", "b", "[(]", "[)]", "[]]", "[^]]", "[\\]]", "[a-c]", "\\(", "\\)", "\\[",
              "\\{", "{", "}", "(?#)", "(?#(()", "(?<=b)", "[[]", "[)(]", "x{", "(?=a)", "[])]",
@@ -337,5 +337,5 @@ def test_the_size_estimate_never_reads_a_structure_smaller_than_it_is():
         if _true_size(tree) > MAX_PATTERN_SIZE:
             refused += 1
             with pytest.raises(InputError):
-                _check_pattern_size(pattern)
+                check_pattern_size(pattern)
     assert checked > 1000 and refused > 100  # the sample really explored big structures

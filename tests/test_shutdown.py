@@ -45,10 +45,10 @@ def release():
 threading.Thread(target=release).start()
 threading.Thread(target=lambda: store.save({"acknowledged": True}, owner="a", title="t")).start()
 for _ in range(1000):
-    if shutdown._saves_running:
+    if shutdown.saves_running():
         break
     time.sleep(0.005)
-assert shutdown._saves_running == 1
+assert shutdown.saves_running() == 1
 print("ready", flush=True)
 os.kill(os.getpid(), signal.SIGTERM)
 time.sleep(60)  # the handler exits the process long before this
@@ -117,4 +117,4 @@ def test_install_refuses_other_threads():
     t.start()
     t.join(10)
     assert errors and "main thread" in str(errors[0])
-    assert signal.getsignal(signal.SIGTERM) is not shutdown._handle
+    assert signal.getsignal(signal.SIGTERM) is not shutdown.handle_signal

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lib.errors import ModelLoadError
+from lib.models.gemma3_config import gemma3_backbone
 from lib.models.loaded_model import LoadedModel, weights_fingerprint
 from lib.paths import cache_dir
 from lib.tokenizer import TextTokenizer
@@ -86,7 +87,6 @@ def vocabulary_proto(reader) -> bytes:
 def convert(gguf_path: Path, progress: ProgressFn | None = None):
     """(Gemma3Backbone, proto bytes) from a Gemma 3 GGUF file."""
     import gguf
-    import keras_hub
 
     if progress:
         progress(0.05, "Reading the GGUF file (vocabulary of 262,144 tokens)")
@@ -106,28 +106,22 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
 
     from lib.models.mapped_weights import finish_assignment
 
-    # Built with uninitialised variables: each takes its dequantised array once (no random
-    # initialisation of a 671 MB table first; see mapped_weights.py).
     config = dict(
         vocabulary_size=vocab,
-        image_size=896,
         num_layers=n_layers,
         num_query_heads=n_heads,
         num_key_value_heads=n_kv,
         hidden_dim=hidden,
         intermediate_dim=int(f("feed_forward_length")),
         head_dim=head_dim,
-        query_head_dim_normalize=True,
-        use_query_key_norm=True,
-        use_post_ffw_norm=True,
-        use_post_attention_norm=True,
-        use_sliding_window_attention=True,
         sliding_window_size=int(f("attention.sliding_window")),
         layer_norm_epsilon=float(f("attention.layer_norm_rms_epsilon")),
         dtype="float32",
     )
+    # Built with uninitialised variables: each takes its dequantised array once (no random
+    # initialisation of a 671 MB table first; see mapped_weights.py).
     with keras.StatelessScope(initialize_variables=False):
-        backbone = keras_hub.models.Gemma3Backbone(**config)
+        backbone = gemma3_backbone(**config)
 
     def array(name: str) -> np.ndarray:
         t = tensors[name]
@@ -168,7 +162,7 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
     return backbone, vocabulary_proto(reader)
 
 
-def _cache_folder() -> Path:
+def cache_folder() -> Path:
     return cache_dir() / f"gemma3-270m-embedded-v{CACHE_VERSION}"
 
 
@@ -198,7 +192,7 @@ def _from_cache(folder: Path) -> LoadedModel:
 def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
     from lib.models.mapped_weights import save_mapped
 
-    folder = _cache_folder()
+    folder = cache_folder()
     if (folder / "fingerprint.txt").is_file():
         if progress:
             progress(0.2, "Loading the converted model from the cache")

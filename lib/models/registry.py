@@ -34,7 +34,8 @@ def allowed_model_specs() -> list[str]:
     return specs if default in specs else [default, *specs]
 
 
-def _load(spec: str, progress: ProgressFn | None) -> LoadedModel:
+def load_uncached(spec: str, progress: ProgressFn | None) -> LoadedModel:
+    """Load `spec` afresh (`get_model` keeps one loaded copy per spec and uses this)."""
     from lib.models.tiny import TINY_SPECS, load_tiny
 
     if spec in TINY_SPECS:
@@ -72,10 +73,16 @@ def get_model(spec: str | None = None, progress: ProgressFn | None = None) -> Lo
         lock = _locks.setdefault(spec, threading.Lock())
     with lock:
         if spec not in _models:
-            model = _load(spec, progress)
+            model = load_uncached(spec, progress)
             with _registry_lock:
                 _models[spec] = model
         return _models[spec]
+
+
+def loaded_specs() -> set[str]:
+    """The specs loaded in this process so far."""
+    with _registry_lock:
+        return set(_models)
 
 
 def loaded_model(spec: str) -> LoadedModel | None:

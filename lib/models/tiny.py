@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 
+from lib.models.gemma3_config import gemma3_backbone
 from lib.models.loaded_model import LoadedModel, weights_fingerprint
 from lib.models.tiny_vocab import VOCAB_SIZE, tiny_vocab_proto
 from lib.tokenizer import TextTokenizer
@@ -49,17 +50,8 @@ def tiny_backbone(family: str = "gemma3", *, seed: int = TINY_SEED, dtype: str =
             **common,
         )
     elif family == "gemma3":
-        backbone = keras_hub.models.Gemma3Backbone(
-            image_size=896,
-            num_layers=6,
-            query_head_dim_normalize=True,
-            use_query_key_norm=True,
-            use_post_ffw_norm=True,
-            use_post_attention_norm=True,
-            use_sliding_window_attention=True,
-            sliding_window_size=sliding_window,
-            **common,
-        )
+        # The real Gemma 3's architecture (lib.models.gemma3_config), at tiny sizes.
+        backbone = gemma3_backbone(num_layers=6, sliding_window_size=sliding_window, **common)
     else:
         raise ValueError(f"unknown tiny family {family!r}; use gemma, gemma2 or gemma3")
     _randomise_norm_scales(backbone, seed)

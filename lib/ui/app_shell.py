@@ -12,6 +12,7 @@ from lib.ui.guard import guarded
 from lib.ui.model_service import SPEC_KEY, allowed_specs, get_service
 from lib.ui.owner import owner_id, remember_owner
 from lib.ui.signin import gate, sign_out_control
+from lib.ui.url_state import hold_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,9 @@ def _model_status() -> None:
                 # Loading just finished. One full rerun re-registers this fragment (and the
                 # page's banner) without `run_every`: a timer left ticking would rerun the
                 # fragment with the browser's older query string and undo URL updates.
+                # That rerun carries this fragment's query string, which can predate a click
+                # made meanwhile: the pages keep their state over it (lib.ui.url_state).
+                hold_all()
                 st.rerun(scope="app")
         elif s["state"] == "error":
             common.show_error(s["error"])

@@ -15,25 +15,40 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.text_safety import safe_plain
-from lib.ui.guard import _is_control_flow
+from lib.ui.guard import is_control_flow
 from lib.worker import ModelService
 
-GRANULARITY_LABELS = {"tokens": "Tokens", "words": "Words", "sentences": "Sentences",
-                      "lines": "Lines", "paragraphs": "Paragraphs", "regex": "Custom regex"}
 # lib.generation.MAX_NEW_TOKENS (a test keeps them equal); not imported here because that module
 # pulls in JAX, and pages must render fast while the model loads.
 MAX_NEW_TOKENS = 512
-METHOD_FALLBACK = {"grad_l2": ("Grad L2", False), "grad_dot_input": ("Grad·Input", True)}
 
 
 def methods() -> dict[str, tuple[str, bool]]:
-    """Method id -> (label, signed), from the engine's registry when it imports."""
-    try:
-        from lib import pipeline
+    """Method id -> (label, signed), from the engine's registry (a light import, no JAX)."""
+    from lib.salience.methods import METHODS
 
-        return {k: (v.label, bool(v.signed)) for k, v in pipeline.METHODS.items()}
-    except Exception:
-        return dict(METHOD_FALLBACK)
+    return {k: (v.label, bool(v.signed)) for k, v in METHODS.items()}
+
+
+def granularities() -> tuple[str, ...]:
+    """Granularity ids, from the segmenter's registry."""
+    from lib.segments import GRANULARITY_REGISTRY
+
+    return tuple(GRANULARITY_REGISTRY)
+
+
+def granularity_labels() -> dict[str, str]:
+    from lib.segments import GRANULARITY_REGISTRY
+
+    return {g.id: g.label for g in GRANULARITY_REGISTRY.values()}
+
+
+def needs_pattern(granularity: str) -> bool:
+    """Whether this granularity takes a pattern from the reviewer (the custom regex)."""
+    from lib.segments import GRANULARITY_REGISTRY
+
+    g = GRANULARITY_REGISTRY.get(granularity)
+    return g is not None and g.needs_pattern
 
 
 def decode_stop(text: str) -> tuple[str, ...]:
@@ -93,7 +108,7 @@ def cancel_if_abandoned(svc: ModelService, futures: Iterable[Future]) -> Iterato
     try:
         yield
     except BaseException as e:
-        if _is_control_flow(e):
+        if is_control_flow(e):
             for fut in list(futures):
                 if not fut.done():
                     svc.cancel(fut)
@@ -275,33 +290,3 @@ def held_index(key: str, options: Any, fallback: int = 0) -> int:
 def show_error(message: str) -> None:
     """st.error for a sentence that may quote user, URL or model text."""
     st.error(md_escape(message))
-
-
-def adopt_view_params(snap: dict[str, Any], prefix: str, parse_sel: Any, errors: list[str],
-                      *, name_current_g: bool = False) -> None:
-    """Adopt a link's g (granularity), m (method) and sel into `<prefix>_g/_m/_sel` session
-    state; unknown or malformed values become specific messages in `errors`, never state."""
-    from lib.errors import InputError
-    from lib.segments import GRANULARITIES
-
-    g, m = snap.get("g"), snap.get("m")
-    if g:
-        if g in GRANULARITIES:
-            st.session_state[f"{prefix}_g"] = g
-        else:
-            shown = (f" Showing {st.session_state.get(f'{prefix}_g', 'words')}."
-                     if name_current_g else "")
-            errors.append(f"The link's granularity 'g={g[:30]}' is unknown; use one of "
-                          f"{', '.join(GRANULARITIES)}.{shown}")
-    if m:
-        if m in methods():
-            st.session_state[f"{prefix}_m"] = m
-        else:
-            errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
-                          f"{', '.join(methods())}.")
-    if snap.get("sel") is not None:
-        try:
-            st.session_state[f"{prefix}_sel"] = parse_sel(snap["sel"])
-        except InputError as e:
-            errors.append(str(e))
-            st.session_state[f"{prefix}_sel"] = None

@@ -1,389 +1,105 @@
 """Compare page: 2-3 prompt variants side by side, synced selection, one shared colour scale.
 
-Session keys start with `cmp_`. A click in one column selects the matching segment in the others
-(`lib.compare.match_segment`). The whole set is shared as one saved run of kind "compare".
+Layout only: the parts live in inputs, generate, controls, scores, share, restore and
+url_state. Session keys start with `cmp_`. A click in one column selects the matching segment
+in the others (`lib.compare.match_range`). The whole set is shared as one saved run of kind
+"compare".
 """
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 import streamlit as st
 
 from lib.errors import InputError, StudioError
-from lib.records import GenerationSettings, Segment
-from lib.ui import common
-from lib.ui.copy_link import copy_link
-from lib.ui.debug import _prefetch, _scores_for
-from lib.ui.model_service import get_service, model_info
-from lib.ui.owner import owner_id
-from lib.ui.segment_picker import segment_picker
-from lib.ui.view import (
-    View,
-    format_selection,
-    next_selection,
-    parse_selection,
-    view_from_record,
-    view_to_record,
+from lib.selection import (
+    compare_in_range,
+    format_compare_selection,
+    next_compare_selection,
+    parse_compare_selection,
+    selected_indices,
+    target_tokens,
 )
-from lib.worker import PRIORITY_USER, request_salience
+from lib.ui import common
+from lib.ui.controls import view_controls
+from lib.ui.generate import generate_views
+from lib.ui.inputs import generation_settings, variant_inputs
+from lib.ui.model_service import get_service
+from lib.ui.restore import restore_compare_run
+from lib.ui.scores import prefetch, score_request
+from lib.ui.segment_picker import segment_picker
+from lib.ui.share import share_compare
+from lib.ui.url_state import UrlState
+from lib.view import View
 
-DEFAULT_VARIANTS = ("fewshot-mistake", "fewshot-fixed", "fewshot-constitution")
-
-
-def _restore(run_id: str) -> str | None:
-    from lib.runs import RUN_ID_PATTERN, default_store
-
-    if not re.fullmatch(RUN_ID_PATTERN, run_id):
-        return ("The link's run id is malformed (it should be 22-64 letters, digits, '-' or "
-                "'_'); copy the whole link again from whoever shared it.")
-    if st.session_state.get("cmp_run") == run_id:
-        return None
-    saved = default_store().get(run_id)
-    if saved is None:
-        return (f"No saved run has the id '{run_id}'. It may have been deleted by its owner; "
-                "ask whoever shared the link for a new one.")
-    if saved.kind != "compare":
-        return "This link is a single-prompt view; open it on the Debug page."
-    try:
-        rec = saved.record
-        views = [view_from_record(r, run_id=run_id) for r in rec["views"]]
-        ui = dict(rec.get("ui", {}))
-    except (InputError, KeyError, TypeError) as e:
-        return str(e) if isinstance(e, InputError) else (
-            "This saved comparison is damaged and cannot be shown; ask for a new link.")
-    st.session_state["cmp_views"] = views
-    st.session_state["cmp_run"] = run_id
-    st.session_state["cmp_n"] = len(views)
-    for i, v in enumerate(views):
-        st.session_state[f"cmp_tpl_{i}"] = v.template_id or DEFAULT_VARIANTS[i % 3]
-        st.session_state[f"cmp_text_{i}"] = v.template_text
-        for k, val in v.variables.items():
-            st.session_state[f"cmp_var_{k}"] = val
-    st.session_state["cmp_g"] = ui.get("granularity", "lines")
-    st.session_state["cmp_pattern"] = ui.get("pattern") or r"\S+"
-    st.session_state["cmp_m"] = ui.get("method", "grad_l2")
-    st.session_state["cmp_shared"] = bool(ui.get("shared_scale", True))
-    st.session_state["cmp_intensity"] = float(ui.get("intensity", 1.0))
-    if ui.get("palette"):
-        st.session_state["cmp_palette"] = ui["palette"]
-    st.session_state["cmp_sel"] = _sel_from_list(ui.get("selection"))
-    return None
+URL = UrlState("cmp", parse_compare_selection, format_compare_selection)
 
 
-def _sel_from_list(sel: Any) -> tuple[int, int, int] | None:
-    """Stored selection [column, index] (first records) or [column, lo, hi] -> a triple."""
-    if not sel:
-        return None
-    vals = [int(x) for x in sel]
-    if len(vals) == 2:
-        return (vals[0], vals[1], vals[1])
-    return (vals[0], min(vals[1], vals[2]), max(vals[1], vals[2]))
+def _on_click(column: int) -> Any:
+    def on_click(index: int, shift: bool) -> None:
+        """The picker's click: the one place a click becomes selection state."""
+        URL.hold()
+        st.session_state["cmp_sel"], st.session_state["cmp_anchor"] = next_compare_selection(
+            st.session_state.get("cmp_sel"), column, index, shift,
+            st.session_state.get("cmp_anchor"))
+    return on_click
 
 
-def parse_compare_selection(text: str | None) -> tuple[int, int, int] | None:
-    """URL form `col:idx` or `col:lo-hi` (columns from 0) -> (col, lo, hi); InputError else."""
-    if text is None or text == "":
-        return None
-    col, sep, rest = str(text).strip().partition(":")
-    if not sep or not col.isdigit() or len(col) > 2:
-        raise InputError(f"The link's selection 'sel={str(text)[:20]}' is not a column and "
-                         "segment like 0:5 or 0:5-7; click a segment of an output instead.",
-                         field="sel")
-    rng = parse_selection(rest)
-    if rng is None:
-        raise InputError(f"The link's selection 'sel={str(text)[:20]}' has no segment number; "
-                         "click a segment of an output instead.", field="sel")
-    return (int(col), rng[0], rng[1])
-
-
-def format_compare_selection(sel: tuple[int, int, int] | None) -> str | None:
-    if sel is None:
-        return None
-    return f"{sel[0]}:{format_selection((sel[1], sel[2]))}"
-
-
-def _url_snapshot() -> dict[str, str | None]:
-    return {k: st.query_params.get(k) for k in ("g", "m", "sel", "run")}
-
-
-def _apply_url(errors: list[str]) -> None:
-    """Adopt g, m and sel from the URL on first load or when it changed outside the page."""
-
-    snap = _url_snapshot()
-    if st.session_state.pop("cmp_interacted", False):
-        # The reviewer's own click or choice wins over a URL that may not show it yet (see
-        # lib.ui.debug._apply_url); back/forward rerun without an interaction.
-        st.session_state["cmp_url_last"] = snap
-        return
-    if st.session_state.get("cmp_url_last") == snap:
-        return
-    if snap["run"]:
-        err = _restore(snap["run"])
-        if err:
-            errors.append(err)
-    common.adopt_view_params(snap, "cmp", parse_compare_selection, errors)
-    st.session_state["cmp_url_last"] = snap
-
-
-def _interacted() -> None:
-    st.session_state["cmp_interacted"] = True
-
-
-def _write_url() -> None:
-    want = {"g": st.session_state.get("cmp_g"), "m": st.session_state.get("cmp_m"),
-            "sel": format_compare_selection(st.session_state.get("cmp_sel")),
-            "run": st.session_state.get("cmp_run")}
-    for k, v in want.items():
-        if v is None:
-            if k in st.query_params:
-                del st.query_params[k]
-        elif st.query_params.get(k) != v:
-            st.query_params[k] = v
-    st.session_state["cmp_url_last"] = _url_snapshot()
-
-
-def _variant_inputs(n: int) -> list[dict[str, Any]]:
-    from lib.templates import BUILTIN_TEMPLATES, get_template, render_template, template_variables
-
-    ids = [t.id for t in BUILTIN_TEMPLATES]
-    cols = st.columns(n)
-    texts = []
-    for i in range(n):
-        key = f"cmp_tpl_{i}"
-        if st.session_state.get(key) not in ids:
-            st.session_state[key] = DEFAULT_VARIANTS[i] if DEFAULT_VARIANTS[i] in ids else ids[0]
-
-        def _reset(i: int = i) -> None:
-            st.session_state[f"cmp_text_{i}"] = get_template(st.session_state[f"cmp_tpl_{i}"]).text
-
-        with cols[i]:
-            # Widgets whose value code sets take the session's value as their default too
-            # (common.held explains why).
-            tid = st.selectbox(f"Variant {i + 1}", ids, key=key, on_change=_reset,
-                               index=common.held_index(key, ids),
-                               format_func=lambda t: get_template(t).title)
-            if f"cmp_text_{i}" not in st.session_state or not st.session_state[f"cmp_text_{i}"]:
-                _reset()
-            with st.expander("Edit template"):
-                texts.append((tid, st.text_area("Template text", key=f"cmp_text_{i}",
-                                                value=common.held(f"cmp_text_{i}", ""),
-                                                height=200)))
-    # Variables are shared: the same values go into every variant.
-    names: list[str] = []
-    defaults: dict[str, str] = {}
-    errors: dict[int, str] = {}
-    for i, (tid, text) in enumerate(texts):
-        try:
-            for v in template_variables(text):
-                if v not in names:
-                    names.append(v)
-        except InputError as e:
-            errors[i] = f"Variant {i + 1}: {e}"
-        defaults.update({k: v for k, v in get_template(tid).defaults if k not in defaults})
-    values: dict[str, str] = {}
-    if names:
-        vcols = st.columns(min(len(names), 3))
-        for j, name in enumerate(names):
-            key = f"cmp_var_{name}"
-            if key not in st.session_state:
-                st.session_state[key] = defaults.get(name, "")
-            values[name] = vcols[j % len(vcols)].text_input(name, key=key,
-                                                            value=common.held(key, ""))
-    out = []
-    for i, (tid, text) in enumerate(texts):
-        item = {"template_id": tid, "template_text": text, "prompt": None,
-                "error": errors.get(i), "variables": {}}
-        if item["error"] is None:
-            try:
-                used = template_variables(text)
-                item["variables"] = {k: values.get(k, "") for k in used}
-                item["prompt"] = render_template(text, item["variables"])
-            except InputError as e:
-                item["error"] = f"Variant {i + 1}: {e}"
-        out.append(item)
-    return out
-
-
-def _generate_all(items: list[dict[str, Any]], settings: GenerationSettings) -> None:
-    for it in items:
-        if it["error"]:
-            raise InputError(it["error"])
-        if not it["prompt"] or not it["prompt"].strip():
-            raise InputError("A variant's prompt is empty; fill in its template.",
-                             field="prompt")
-    svc = get_service()
-    futures, progress = [], []
-    for it in items:
-        prog = common.JobProgress()
-
-        def job(model: Any, prompt: str = it["prompt"], prog: common.JobProgress = prog
-                ) -> tuple:
-            from lib import pipeline
-
-            return pipeline.generate(model, prompt, settings, progress=prog.update), model
-        futures.append(svc.submit(job, priority=PRIORITY_USER, owner=owner_id()))
-        progress.append(prog)
-    views = []
-    for i, (it, fut) in enumerate(zip(items, futures, strict=True)):
-        gen, model = common.wait_for(fut, svc, f"Generating variant {i + 1} of {len(items)}",
-                                     progress[i])
-        views.append(View(seq=gen.sequence, prompt=it["prompt"], model_spec=str(model.spec),
-                          model_name=str(model.name), fingerprint=str(model.fingerprint),
-                          settings=settings, probs=tuple(gen.probs),
-                          alternatives=tuple(gen.alternatives), stop_reason=gen.stop_reason,
-                          template_id=it["template_id"], template_text=it["template_text"],
-                          variables=dict(it["variables"])))
-    st.session_state["cmp_views"] = views
-    st.session_state["cmp_sel"] = None
-    st.session_state.pop("cmp_run", None)
-
-
-def _match_range(segs: list[list[Segment]], outs: list[list[Segment]], g: str,
-                 sel: tuple[int, int, int]) -> list[tuple[int, int] | None]:
-    """The selected range in its column, and the matching range in every other column.
-
-    Each end is matched on its own (`lib.compare.match_segment`); a column gets a range only if
-    both ends match output segments in order.
-    """
-    from lib.compare import match_segment
-
-    src_col, lo, hi = sel
-    pos = {s.index: k for k, s in enumerate(segs[src_col])}
-    chosen: list[tuple[int, int] | None] = []
-    for j in range(len(segs)):
-        if j == src_col:
-            chosen.append((lo, hi))
-            continue
-        ends = []
-        for idx in (lo, hi):
-            m = match_segment(segs[src_col], pos[idx], segs[j], g)
-            # Only output segments can be targets; a match in the prompt does not count.
-            ends.append(segs[j][m].index if m is not None and not segs[j][m].in_prompt else None)
-        ok = None not in ends and ends[0] <= ends[1]
-        chosen.append((ends[0], ends[1]) if ok else None)
-    return chosen
-
-
-def _diff_summary_html(prompts: list[str], limit: int = 3, width: int = 60) -> str:
-    """'Variant 2 vs 1: − You have to try it + Avoid' for each variant (escaped)."""
-    from lib.compare import prompt_diff
-    from lib.text_safety import safe_html
-
-    def short(text: str) -> str:
-        text = " ".join(text.split())
-        return safe_html(text if len(text) <= width else text[:width - 1] + "…")
-
-    rows = []
-    for i in range(1, len(prompts)):
-        ops = [(op, t) for op, t in prompt_diff(prompts[0], prompts[i]) if op != "equal"]
-        if not ops:
-            rows.append(f"<li><b>Variant {i + 1}</b>: same prompt as variant 1</li>")
-            continue
-        bits = [(f'<del>− {short(t)}</del>' if op == "delete" else f"<ins>+ {short(t)}</ins>")
-                for op, t in ops[:limit]]
-        more = f" … and {len(ops) - limit} more" if len(ops) > limit else ""
-        rows.append(f"<li><b>Variant {i + 1}</b> vs 1: {' '.join(bits)}{more}</li>")
-    return ('<ul class="diff-summary" style="margin:.2rem 0 .4rem;line-height:1.7">'
-            + "".join(rows) + "</ul>")
-
-
-def _results(views: list[View]) -> None:
-    from lib.compare import render_diff_html
-    from lib.render import (
-        PALETTES,
-        colour_scale,
-        default_palette,
-        render_legend_html,
-        render_segments_html,
-    )
-    from lib.segments import GRANULARITIES, segment_scores, segment_sequence
-
-    meths = common.methods()
-    st.session_state.setdefault("cmp_g", "lines")
-    st.session_state.setdefault("cmp_m", "grad_l2")
-    st.session_state.setdefault("cmp_shared", True)
-    c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.4, 1.2, 1.4])
-    g = c1.selectbox("Segments", list(GRANULARITIES), key="cmp_g", on_change=_interacted,
-                     index=common.held_index("cmp_g", GRANULARITIES),
-                     format_func=lambda x: common.GRANULARITY_LABELS.get(x, x))
-    pattern = None
-    if g == "regex":
-        st.session_state.setdefault("cmp_pattern", r"\S+")
-        pattern = c1.text_input("Pattern (each match is a segment)", key="cmp_pattern",
-                                value=common.held("cmp_pattern", r"\S+"))
-    method = c2.radio("Method", list(meths), key="cmp_m", horizontal=True, on_change=_interacted,
-                      index=common.held_index("cmp_m", meths),
-                      format_func=lambda x: meths[x][0])
-    signed = meths[method][1]
-    names = [n for n, p in PALETTES.items() if p.diverging == signed] or list(PALETTES)
-    if st.session_state.get("cmp_palette") not in names:
-        st.session_state["cmp_palette"] = (default_palette(signed)
-                                           if default_palette(signed) in names else names[0])
-    palette = c3.selectbox("Palette (colour-blind safe)", names, key="cmp_palette",
-                           index=common.held_index("cmp_palette", names),
-                           format_func=lambda n: PALETTES[n].label)
-    intensity = c4.slider("Intensity", 0.2, 3.0, value=float(common.held("cmp_intensity", 1.0)),
-                          step=0.1, key="cmp_intensity")
-    shared = c5.toggle("One shared colour scale", key="cmp_shared",
-                       value=bool(common.held("cmp_shared", True)),
-                       help="On: the same colour means the same score in every column. Off: "
-                            "each column is scaled to its own largest score.")
+def _prompt_diffs(views: list[View]) -> None:
+    from lib.compare import diff_summary_html, render_diff_html
 
     # A one-line summary per variant stays visible; the full marked-up prompts fold away so
     # the outputs are on screen without scrolling.
-    st.html(_diff_summary_html([v.prompt for v in views]))
+    st.html(diff_summary_html([v.prompt for v in views]))
     with st.expander("What differs between the prompts (full text)"):
         for i in range(1, len(views)):
             st.markdown(f"Variant 1 → variant {i + 1} (added text marked, removed text struck):")
             st.html(render_diff_html(views[0].prompt, views[i].prompt))
 
+
+def _results(views: list[View]) -> None:
+    from lib.compare import match_range
+    from lib.render import render_legend_html, render_segments_html, scale_excluding
+    from lib.segments import segment_scores, segment_sequence
+
+    c = view_controls("cmp", URL.hold, default_g="lines", numbers=False, shared=True)
+    _prompt_diffs(views)
     try:
-        segs = [segment_sequence(v.seq, g, pattern) for v in views]
+        segs = [segment_sequence(v.seq, c.granularity, c.pattern) for v in views]
     except InputError as e:
         common.show_error(str(e))
+        URL.write(st.session_state.get("cmp_run"))
         return
     outs = [[s for s in ss if not s.in_prompt] for ss in segs]
     # Selection = (column, first, last segment index); other columns follow via matching.
     sel = st.session_state.get("cmp_sel")
-    if sel is not None and not (0 <= sel[0] < len(views)
-                                and {sel[1], sel[2]} <= {s.index for s in outs[sel[0]]}):
+    if sel is not None and not compare_in_range(sel, [{s.index for s in o} for o in outs]):
         st.error("The selected segment is not in that variant's output at this granularity; "
                  "click a segment instead.")
         sel = st.session_state["cmp_sel"] = None
-    chosen = _match_range(segs, outs, g, sel) if sel is not None else [None] * len(views)
-    # Into the address bar now, before the columns' scores are computed: a reload or a copied
-    # address meanwhile keeps the selection.
-    _write_url()
+    n = len(views)
+    chosen = match_range(segs, c.granularity, sel) if sel is not None else [None] * n
+    # Into the address bar now (the page's one write), before the columns' scores are
+    # computed: a reload or a copied address meanwhile keeps the selection.
+    URL.write(st.session_state.get("cmp_run"))
 
     # Ask for every column's scores at once, the clicked column first (the worker runs user
     # jobs first-come first-served), then show each column as soon as its own scores arrive.
-    n = len(views)
     scores: list[list[float] | None] = [None] * n
     pending: dict[Future, tuple[int, list[int]]] = {}
-    order = sorted(range(n), key=lambda j: (sel is None or j != sel[0], j))
-    for j in order:
+    for j in sorted(range(n), key=lambda j: (sel is None or j != sel[0], j)):
         rng = chosen[j]
         if rng is None:
             continue
-        targets = sorted({t for s in outs[j] if rng[0] <= s.index <= rng[1]
-                          for t in s.token_indices})
-        tok, fut = _score_request(views[j], method, targets)
+        targets = target_tokens(outs[j], rng)
+        tok, fut = score_request(views[j], c.method, targets)
         if fut is not None:
             pending[fut] = (j, targets)
         elif tok is not None:
             scores[j] = segment_scores(segs[j], tok)
-
-    def picked(j: int) -> list[int]:
-        rng = chosen[j]
-        return [s.index for s in segs[j] if rng and rng[0] <= s.index <= rng[1]]
-
-    def shared_scale() -> Any:
-        pool = [val for j, sc in enumerate(scores) if sc is not None
-                for s, val in zip(segs[j], sc, strict=True) if s.index not in picked(j)]
-        return colour_scale(pool or [0.0], signed)
+    picked = [selected_indices(segs[j], chosen[j]) for j in range(n)]
 
     st.caption("Click a segment of any output: the matching segment is selected in every "
                "column (shift-click extends a range; click again clears).")
@@ -392,34 +108,26 @@ def _results(views: list[View]) -> None:
     for j, v in enumerate(views):
         with cols[j]:
             st.markdown(f"**Variant {j + 1}** · {common.md_escape(v.template_id or 'prompt')}")
-
-            def on_click(index: int, shift: bool, j: int = j) -> None:
-                _interacted()
-                cur = st.session_state.get("cmp_sel")
-                mine = (cur[1], cur[2]) if cur is not None and cur[0] == j else None
-                new, anchor = next_selection(mine, index, shift,
-                                             st.session_state.get("cmp_anchor"))
-                st.session_state["cmp_sel"] = (j, new[0], new[1]) if new else None
-                st.session_state["cmp_anchor"] = anchor
-
             segment_picker(v.seq.text, outs[j], chosen[j], key=f"cmp_picker_{j}",
-                           on_click=on_click, label=f"Output of variant {j + 1}")
+                           on_click=_on_click(j), label=f"Output of variant {j + 1}")
             if sel is not None and chosen[j] is None:
                 st.caption("No matching segment in this output.")
             status_slots.append(st.empty())
             body_slots.append(st.empty())
 
     def draw(j: int) -> None:
-        sc = scores[j]
-        scale = shared_scale()
-        if not shared and sc is not None:
-            scale = colour_scale([val for s, val in zip(segs[j], sc, strict=True)
-                                  if s.index not in picked(j)] or [0.0], signed)
+        if c.shared_scale or scores[j] is None:
+            pool = [(s, val) for k, sc in enumerate(scores) if sc is not None
+                    for s, val in zip(segs[k], sc, strict=True) if s.index not in picked[k]]
+            scale = scale_excluding([s for s, _ in pool], [v for _, v in pool], (), c.signed)
+        else:  # each column on its own scale
+            scale = scale_excluding(segs[j], scores[j], picked[j], c.signed)
         with body_slots[j].container():
-            st.html(render_segments_html(views[j].seq, segs[j], sc, scale, palette=palette,
-                                         intensity=intensity, selected=picked(j), part="all"))
-            if not shared or j == 0:
-                st.html(render_legend_html(scale, palette, meths[method][0]))
+            st.html(render_segments_html(views[j].seq, segs[j], scores[j], scale,
+                                         palette=c.palette, intensity=c.intensity,
+                                         selected=picked[j], part="all"))
+            if not c.shared_scale or j == 0:
+                st.html(render_legend_html(scale, c.palette, c.method_label))
 
     for j in range(n):
         draw(j)
@@ -441,64 +149,21 @@ def _results(views: list[View]) -> None:
                 status_slots[j].error(common.md_escape(str(e)))
                 continue
             status_slots[j].empty()
-            views[j].add_scores(method, targets, sal.scores)
-            scores[j] = segment_scores(segs[j], views[j].score_for(method, targets))
+            views[j].add_scores(c.method, targets, sal.scores)
+            scores[j] = segment_scores(segs[j], views[j].score_for(c.method, targets))
         if done:
             # A new column can move the shared scale: redraw the columns already coloured.
             for j in range(n):
-                if scores[j] is not None or (shared and j == 0):  # column 0 has the legend
+                if scores[j] is not None or (c.shared_scale and j == 0):  # 0 has the legend
                     draw(j)
     for j, v in enumerate(views):
-        _prefetch(v, outs[j], g, method, state_key=f"cmp_prefetched_{j}")
-    _share(views, {"granularity": g, "pattern": pattern or "", "method": method,
-                   "shared_scale": shared, "intensity": intensity, "palette": palette,
-                   "selection": list(sel) if sel is not None else None})
-
-
-def _score_request(view: View, method: str, targets: list[int]
-                   ) -> tuple[tuple[float, ...] | None, Future | None]:
-    """Stored scores at once, or a queued request for them (never waits). When the server
-    cannot compute them (loading, other weights) `_scores_for` says why and returns None."""
-    from lib import pipeline
-
-    got = view.score_for(method, targets)
-    if got is not None:
-        return got, None
-    svc = get_service()
-    if svc.status()["state"] != "ready" or model_info(svc)["fingerprint"] != view.fingerprint:
-        return _scores_for(view, method, targets), None
-    fut = request_salience(svc, view.seq, targets, method,
-                           lambda m, seq, t, meth: pipeline.salience(m, seq, t, meth),
-                           owner=owner_id())
-    return None, fut
-
-
-def _share(views: list[View], ui: dict[str, Any]) -> None:
-    from lib.runs import default_store
-
-    st.divider()
-    if st.button("Share", key="cmp_share"):
-        record = {"version": 1, "kind": "compare", "ui": ui,
-                  "model": {"name": views[0].model_name, "spec": views[0].model_spec,
-                            "fingerprint": views[0].fingerprint},
-                  "views": [view_to_record(v, ui) for v in views]}
-        title = "Compare: " + ", ".join(v.template_id or "prompt" for v in views)
-        run_id = default_store().save(record, owner=owner_id(), title=title, kind="compare")
-        st.session_state["cmp_run"] = run_id
-        for v in views:
-            v.run_id = run_id
-        st.session_state["cmp_shared_link"] = run_id
-    if st.session_state.get("cmp_shared_link") and (
-            st.session_state.get("cmp_shared_link") == st.session_state.get("cmp_run")):
-        link = common.share_url(st.session_state["cmp_run"])
-        st.session_state["cmp_share_url"] = link
-        st.success("Saved. Anyone with this link sees exactly this comparison:")
-        copy_link(link, key="cmp_copy_link")
+        prefetch(v, outs[j], c.granularity, c.method, state_key=f"cmp_prefetched_{j}")
+    share_compare(views, c.ui_record(sel))
 
 
 def render_compare_page() -> None:
     errors: list[str] = []
-    _apply_url(errors)
+    URL.adopt(errors, restore_compare_run)
     st.title("Compare prompt variants")
     for err in errors:
         common.show_error(err)
@@ -506,25 +171,18 @@ def render_compare_page() -> None:
     st.session_state.setdefault("cmp_n", 3)
     n = st.radio("Variants", [2, 3], key="cmp_n", horizontal=True,
                  index=common.held_index("cmp_n", [2, 3]))
-    items = _variant_inputs(n)
-    for it in items:
-        if it["error"]:
-            common.show_error(it["error"])
-    st.session_state.setdefault("cmp_max_new", 32)
-    st.session_state.setdefault("cmp_stop", "\\n\\n")
-    with st.expander("Generation settings (greedy, shared by all variants)"):
-        max_new = st.number_input("Max new tokens", 1, common.MAX_NEW_TOKENS, key="cmp_max_new",
-                                  value=common.held("cmp_max_new", 32))
-        stop = st.text_input(r"Stop text (\n = new line; separate several with |)",
-                             key="cmp_stop", value=common.held("cmp_stop", ""))
-    settings = GenerationSettings(max_new_tokens=int(max_new), stop=common.decode_stop(stop))
-    if st.button("Generate all", type="primary", key="cmp_generate", on_click=_interacted):
+    items = variant_inputs(n)
+    settings = generation_settings("cmp", sampling=False)
+    if (st.button("Generate all", type="primary", key="cmp_generate", on_click=URL.hold)
+            and settings is not None):
         try:
-            _generate_all(items, settings)
+            st.session_state["cmp_views"] = generate_views(items, settings)
+            st.session_state["cmp_sel"] = None
+            st.session_state.pop("cmp_run", None)
         except StudioError as e:
             common.show_error(str(e))
     views = st.session_state.get("cmp_views")
     if views:
         _results(views)
-    _write_url()
-
+    else:
+        URL.write(st.session_state.get("cmp_run"))

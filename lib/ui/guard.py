@@ -13,7 +13,7 @@ from lib.errors import StudioError
 log = logging.getLogger("salience_studio.ui")
 
 
-def _is_control_flow(e: BaseException) -> bool:
+def is_control_flow(e: BaseException) -> bool:
     # st.rerun / st.stop / st.switch_page raise exceptions that Streamlit must see.
     name = type(e).__name__
     return name in {"RerunException", "StopException", "ScriptControlException"} or any(
@@ -29,7 +29,7 @@ def guarded(body: Callable[[], None]) -> None:
 
         show_error(str(e))
     except Exception as e:
-        if _is_control_flow(e):
+        if is_control_flow(e):
             raise
         log.error("page failed:\n%s", traceback.format_exc())
         st.error(f"Something went wrong on this page ({type(e).__name__}). Your inputs are kept; "

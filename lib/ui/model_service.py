@@ -13,9 +13,23 @@ from lib.worker import PRIORITY_PREFETCH, ModelService
 SPEC_KEY = "studio_model_spec"
 
 
+# For tests only: the path of a file; loading the model waits until it exists, so a browser
+# test can act while the model is still loading (tests/browser/test_load_race.py).
+HOLD_LOAD_ENV = "STUDIO_TEST_HOLD_LOAD"
+
+
 def _load(spec: str | None, progress: Any = None) -> Any:
     from lib import pipeline  # imported here: JAX/keras load in the background thread
 
+    gate = os.environ.get(HOLD_LOAD_ENV)
+    if gate:
+        import time
+        from pathlib import Path
+
+        while not Path(gate).exists():
+            if progress:
+                progress(0.05, "Held by the test until it releases the load")
+            time.sleep(0.2)
     return pipeline.get_model(spec, progress=progress)
 
 

@@ -63,7 +63,7 @@ def resolve_owner(user_owner: str | None, cookies: Mapping[str, str], remembered
     return "anon:" + new_id, new_id
 
 
-def _signed_in_claims() -> dict | None:
+def signed_in_claims() -> dict | None:
     """The signed-in user's identity claims (iss, sub, email ...), or None."""
     try:
         if st.user.is_logged_in is not True:
@@ -94,7 +94,7 @@ def _hand_over_legacy_runs(claims: Mapping[str, object], owner: str) -> None:
         log.info("handed %d run(s) keyed by a verified e-mail to the signed-in user", moved)
 
 
-def _request_cookies() -> Mapping[str, str]:
+def request_cookies() -> Mapping[str, str]:
     """Cookies sent when this session's websocket opened ({} in AppTest and on odd clients)."""
     try:
         cookies = st.context.cookies
@@ -105,11 +105,11 @@ def _request_cookies() -> Mapping[str, str]:
 
 def owner_id() -> str:
     """A stable id for this browser/user; never shown to others, never lists their runs."""
-    claims = _signed_in_claims()
+    claims = signed_in_claims()
     user_owner = owner_from_claims(claims) if claims else None
     if claims and user_owner:
         _hand_over_legacy_runs(claims, user_owner)
-    owner, anon = resolve_owner(user_owner, _request_cookies(),
+    owner, anon = resolve_owner(user_owner, request_cookies(),
                                 st.session_state.get(_STATE), secrets.token_urlsafe(18))
     if anon is not None:
         st.session_state[_STATE] = anon
@@ -125,7 +125,7 @@ def remember_owner() -> None:
     if LEGACY_PARAM in st.query_params:
         del st.query_params[LEGACY_PARAM]
     anon = st.session_state.get(_STATE)
-    if not anon or _request_cookies().get(COOKIE) == anon:
+    if not anon or request_cookies().get(COOKIE) == anon:
         return
     # The cookie the server saw is missing or stale: (re)write it. Only in the first two runs
     # of the session (a second in case the first was interrupted): an extra element in every

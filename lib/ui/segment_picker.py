@@ -1,9 +1,12 @@
-"""Clickable output segments: a Streamlit components-v2 element with inline JS, no build step.
+"""Clickable output segments, and on Debug the prompt overlay with them: one Streamlit
+components-v2 element with inline JS, no build step.
 
-Model text is put in with `textContent` only (never innerHTML), so output that looks like HTML
-stays text. The component reports a click as a trigger value `{index, shift}`; Python decides the
-new selection (`lib.ui.view.next_selection`), so selection also works from session state and the
-URL, where AppTest and links set it.
+Model and prompt text is put in with `textContent` only (never innerHTML), so text that looks
+like HTML stays text. The component reports a click as a trigger value `{index, shift}`; Python
+decides the selection (`lib.selection.next_selection`), so selection also works from session
+state and the URL, where AppTest and links set it. With an overlay the component holds the
+scores of every single segment already computed and repaints the overlay at the click itself
+(the same rule, in JS); Python hears of the click afterwards and answers with the same view.
 """
 
 from __future__ import annotations
@@ -14,25 +17,31 @@ from typing import Any
 import streamlit as st
 
 from lib.records import Segment
+from lib.render import STYLE_CSS
 from lib.text_safety import js_char_class
 
-_CSS = """
+PICKER_CSS = """
 .seg-root { font-family: var(--st-font, sans-serif); line-height: 1.9; white-space: pre-wrap;
   word-break: break-word; color: var(--st-text-color); }
-.seg { cursor: pointer; border-radius: 3px; padding: 1px 0; outline: none;
+.seg-root .seg { cursor: pointer; border-radius: 3px; padding: 1px 0; outline: none;
   border-bottom: 2px dotted rgba(128,128,128,.55); }
-.seg:hover { background: rgba(120,120,255,.18); }
-.seg:focus-visible { box-shadow: 0 0 0 2px var(--st-primary-color); }
-.seg.selected { background: rgba(255,190,0,.35); box-shadow: 0 0 0 2px #c77700; }
+.seg-root .seg:hover { background: rgba(120,120,255,.18); }
+.seg-root .seg:focus-visible { box-shadow: 0 0 0 2px var(--st-primary-color); }
+.seg-root .seg.selected { background: rgba(255,190,0,.35); box-shadow: 0 0 0 2px #c77700; }
+.seg-root .seg.computing { border-bottom-style: dashed; border-bottom-color: #6b6b6b; }
 .seg-mark { color: #b00; font-size: .8em; border: 1px solid #b00; border-radius: 2px;
   padding: 0 1px; margin: 0 1px; }
-.seg-empty { color: var(--st-text-color); opacity: .7; font-style: italic; }
+.seg-empty { color: var(--st-text-color); font-style: italic; }
+.salience-status { font-family: var(--st-font, sans-serif); font-size: .85rem;
+  color: var(--st-text-color); margin: .3rem 0; min-height: 1.2em; }
+.salience-heading { font-family: var(--st-font, sans-serif); font-weight: 600;
+  color: var(--st-text-color); margin: .6rem 0 .2rem; }
 """
 
 # Invisible and reordering characters are shown as a visible marker, built with textContent.
 # The character class comes from lib.text_safety so the browser marks exactly what the server
 # marks (the `u` flag makes `\u{...}` and astral ranges such as tag characters work).
-_JS = r"""
+PICKER_JS = r"""
 const HIDDEN = /__HIDDEN_CLASS__/gu;
 function appendText(el, text) {
   let last = 0;
@@ -48,18 +57,92 @@ function appendText(el, text) {
   }
   if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
 }
-export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
+// lib.selection.next_selection, for painting before Python hears of the click.
+function nextSelection(cur, i, shift, anchor) {
+  if (shift && cur) {
+    const a = anchor === null || anchor === undefined ? cur[0] : anchor;
+    return [[Math.min(a, i), Math.max(a, i)], a];
+  }
+  if (cur && cur[0] === i && cur[1] === i) return [null, null];
+  return [[i, i], i];
+}
+const inside = (sel, i) => !!sel && i >= sel[0] && i <= sel[1];
+function markPicker(root, sel) {
+  for (const el of root.querySelectorAll("[role=button]")) {
+    const on = inside(sel, Number(el.getAttribute("data-segment-index")));
+    el.classList.toggle("selected", on);
+    el.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+}
+// The prompt overlay: `pieces` [[text], or [text, segment index, token start, token end,
+// special]]; `look` one [salience, label, background, colour] per segment piece, or null.
+function drawOverlay(box, ov, look, sel) {
+  const out = document.createElement("div");
+  out.className = "salience-text";
+  out.setAttribute("data-part", "all");
+  let k = 0;
+  for (const p of ov.pieces) {
+    if (p.length === 1) { appendText(out, p[0]); continue; }
+    const el = document.createElement("span");
+    el.className = "seg" + (inside(sel, p[1]) ? " selected" : "") + (p[4] ? " special" : "");
+    el.setAttribute("data-segment-index", String(p[1]));
+    el.setAttribute("data-token-start", String(p[2]));
+    el.setAttribute("data-token-end", String(p[3]));
+    appendText(el, p[0]);
+    out.appendChild(el);
+    const paint = look ? look[k] : null;
+    if (paint) {
+      el.setAttribute("data-salience", paint[0]);
+      el.title = paint[1];
+      el.style.backgroundColor = paint[2];
+      el.style.color = paint[3];
+      if (ov.numbers) {
+        const sup = document.createElement("sup");
+        sup.className = "score";
+        sup.textContent = paint[1];
+        out.appendChild(sup);
+      }
+    }
+    k += 1;
+  }
+  box.replaceChildren(out);
+  box.removeAttribute("aria-busy");
+}
+const lookOf = (ov, sel) => (sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null) || null;
+const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers]);
+function onClick(state, idx, shift) {
+  const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  const ov = state.ov;
+  if (ov) {
+    state.last = id;
+    const [sel, anchor] = nextSelection(state.sel, idx, shift, state.anchor);
+    state.sel = sel; state.anchor = anchor;
+    markPicker(state.root, sel);
+    const look = lookOf(ov, sel);
+    if (sel === null || look) {
+      drawOverlay(state.box, ov, look, sel);
+      state.ovKey = overlayKey(ov, look, sel);  // the server's answer will match: no redraw
+      state.status.textContent = sel === null ? ov.hint : "";
+    } else {
+      state.box.setAttribute("aria-busy", "true");
+      state.status.textContent = "Computing salience for the selection…";
+    }
+  }
+  state.send("click", { index: idx, shift: !!shift, id: id });
+}
+function buildPicker(state, parentElement, data) {
   let root = parentElement.querySelector(".seg-root");
   if (!root) {
     root = document.createElement("div");
     root.className = "seg-root";
     root.setAttribute("role", "group");
-    parentElement.appendChild(root);
+    parentElement.prepend(root);
   }
+  // Redrawing keeps the keyboard focus on the same segment.
+  const focus = root.getRootNode().activeElement;
+  const refocus = focus && root.contains(focus) ? focus.getAttribute("data-segment-index") : null;
   root.replaceChildren();
   const segs = (data && data.segments) || [];
-  const sel = (data && data.selected) || null;
   root.setAttribute("aria-label", (data && data.label) || "Output segments");
   if (!segs.length) {
     const p = document.createElement("span");
@@ -67,8 +150,6 @@ export default function (component) {
     p.textContent = (data && data.empty) || "(no output)";
     root.appendChild(p);
   }
-  const send = (idx, shift) => setTriggerValue("click", { index: idx, shift: !!shift,
-                                                          t: Date.now() });
   for (const s of segs) {
     if (s.gap) { appendText(root, s.gap); }
     const el = document.createElement("span");
@@ -76,23 +157,74 @@ export default function (component) {
     el.tabIndex = 0;
     el.setAttribute("role", "button");
     el.setAttribute("data-segment-index", String(s.index));
-    const on = sel && s.index >= sel[0] && s.index <= sel[1];
-    el.setAttribute("aria-pressed", on ? "true" : "false");
-    if (on) el.classList.add("selected");
     el.title = s.title || "";
     appendText(el, s.text);
-    el.addEventListener("click", (e) => { e.preventDefault(); send(s.index, e.shiftKey); });
+    el.addEventListener("click", (e) => { e.preventDefault(); onClick(state, s.index, e.shiftKey); });
     el.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " " || e.key === "Spacebar") {
-        e.preventDefault(); send(s.index, e.shiftKey);
+        e.preventDefault(); onClick(state, s.index, e.shiftKey);
       }
     });
     root.appendChild(el);
+    if (refocus !== null && refocus === String(s.index)) el.focus({ preventScroll: true });
+  }
+  return root;
+}
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  const state = parentElement.__salience || (parentElement.__salience = { last: null });
+  state.send = setTriggerValue;
+  const ov = (data && data.overlay) || null;
+  state.ov = ov;
+  // Until Python has handled the last click, the browser keeps its own selection and paint.
+  const answered = !ov || state.last === null || data.last_click === state.last;
+  if (answered) { state.sel = (data && data.selected) || null; state.anchor = data.anchor; }
+  // Redraws that change nothing (the fragment's while scores fill in) keep the elements, so a
+  // click in progress is never lost to a replaced element.
+  const segKey = JSON.stringify([data && data.segments, data && data.label]);
+  if (state.segKey !== segKey || !parentElement.querySelector(".seg-root")) {
+    state.root = buildPicker(state, parentElement, data);
+    state.segKey = segKey;
+  }
+  for (const el of state.root.querySelectorAll("[role=button]")) {
+    const busy = !!ov && !!ov.computing && !ov.views[el.getAttribute("data-segment-index")];
+    el.classList.toggle("computing", busy);
+    if (busy) el.setAttribute("aria-busy", "true"); else el.removeAttribute("aria-busy");
+  }
+  markPicker(state.root, state.sel);
+  let part = parentElement.querySelector(".salience-part");
+  if (!ov) { if (part) part.remove(); state.ovKey = null; return; }
+  if (!part) {
+    part = document.createElement("div");
+    part.className = "salience-part";
+    const heading = document.createElement("div");
+    heading.className = "salience-heading";
+    heading.textContent = "Prompt salience";
+    const status = document.createElement("div");
+    status.className = "salience-status";
+    status.setAttribute("role", "status");
+    part.append(heading, status, document.createElement("div"));
+    parentElement.appendChild(part);
+    state.ovKey = null;
+  }
+  state.status = part.children[1];
+  state.box = part.children[2];
+  const look = answered ? (ov.current || null) : lookOf(ov, state.sel);
+  const key = overlayKey(ov, look, state.sel);
+  if (key !== state.ovKey) {
+    drawOverlay(state.box, ov, look, state.sel);
+    state.ovKey = key;
+  }
+  if (answered) {
+    state.status.textContent = state.sel === null ? ov.hint : (ov.current ? "" : ov.waiting);
+  } else if (!look && state.sel) {
+    state.box.setAttribute("aria-busy", "true");
   }
 }
 """.replace("__HIDDEN_CLASS__", js_char_class())
 
-_component = st.components.v2.component("salience_studio.segment_picker", css=_CSS, js=_JS)
+_component = st.components.v2.component("salience_studio.segment_picker",
+                                        css=PICKER_CSS + STYLE_CSS, js=PICKER_JS)
 
 
 def segment_payload(text: str, segments: Sequence[Segment], titles: Sequence[str] | None = None
@@ -110,8 +242,15 @@ def segment_payload(text: str, segments: Sequence[Segment], titles: Sequence[str
 
 def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, int] | None, *,
                    key: str, on_click: Callable[[int, bool], None],
-                   titles: Sequence[str] | None = None, label: str = "Output segments") -> None:
-    """Show `segments` as clickable spans; `on_click(index, shift)` runs before the rerun."""
+                   titles: Sequence[str] | None = None, label: str = "Output segments",
+                   overlay: dict[str, Any] | None = None, anchor: int | None = None) -> None:
+    """Show `segments` as clickable spans; `on_click(index, shift)` runs before the rerun.
+
+    With `overlay` (`lib.render.overlay_payload` plus `hint`, `waiting`, `computing`) the
+    component also draws the prompt overlay below the output, and repaints it in the browser
+    at once when a click selects a single segment whose scores it holds (it keeps its own
+    selection until Python has handled its last click); `anchor` is the shift-click anchor.
+    """
 
     def _changed() -> None:
         value = st.session_state.get(key)
@@ -121,12 +260,13 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
         except AttributeError:
             click = getattr(value, "click", None)
         if isinstance(click, dict) and isinstance(click.get("index"), int):
+            st.session_state[f"{key}_last_click"] = str(click.get("id", ""))[:40]
             on_click(int(click["index"]), bool(click.get("shift")))
 
-    _component(
-        key=key,
-        data={"segments": segment_payload(text, segments, titles),
-              "selected": list(selected) if selected else None, "label": label,
-              "empty": "(the model produced no text)"},
-        on_click_change=_changed,
-    )
+    data: dict[str, Any] = {"segments": segment_payload(text, segments, titles),
+                            "selected": list(selected) if selected else None, "label": label,
+                            "empty": "(the model produced no text)"}
+    if overlay is not None:
+        data.update(overlay=overlay, anchor=anchor,
+                    last_click=st.session_state.get(f"{key}_last_click"))
+    _component(key=key, data=data, on_click_change=_changed)

@@ -51,7 +51,7 @@ _cookie = st.components.v2.component("salience_studio.next_run_cookie", js=_COOK
 _logged: set[str] = set()
 
 
-def _secret_files() -> list[str]:
+def secret_files() -> list[str]:
     files = st.get_option("secrets.files")
     return [str(f) for f in files] if isinstance(files, list | tuple) else []
 
@@ -59,7 +59,7 @@ def _secret_files() -> list[str]:
 def auth_configured() -> bool:
     """True when a secrets file has a complete `[auth]` section (sign-in on), False when none
     has one; raises AuthConfigError when the secrets are unreadable or `[auth]` is unusable."""
-    return auth_enabled(_secret_files())
+    return auth_enabled(secret_files())
 
 
 def stop_if_misconfigured() -> bool:
@@ -148,9 +148,9 @@ def gate() -> None:
     try:
         _gate()
     except Exception as e:
-        from lib.ui.guard import _is_control_flow
+        from lib.ui.guard import is_control_flow
 
-        if _is_control_flow(e):
+        if is_control_flow(e):
             raise
         log.exception("sign-in check failed")
         st.error("The sign-in check failed on the server; reload the page, and if it keeps "

@@ -56,3 +56,31 @@ def no_crash(at) -> None:
     """No exception element and no generic 'Something went wrong' message."""
     assert not at.exception, [e.value for e in at.exception]
     assert not [e for e in errors(at) if e.startswith("Something went wrong")], errors(at)
+
+
+def component_data(at) -> list[dict]:
+    """The data each components-v2 element on the page was drawn with (the segment pickers)."""
+    import json
+
+    out = []
+    for el in at.get("bidi_component"):
+        proto = getattr(el, "proto", None)
+        if proto is not None and proto.WhichOneof("data") == "json":
+            out.append(json.loads(proto.json))
+    return out
+
+
+def overlay(at) -> list[tuple[int, float]]:
+    """(segment index, data-salience) of each coloured overlay element on the page: Debug's
+    overlay from the data of its picker component (which draws it), Compare's from its HTML."""
+    out = []
+    for data in component_data(at):
+        ov = data.get("overlay")
+        if ov and ov.get("current"):
+            segs = [p[1] for p in ov["pieces"] if len(p) > 1]
+            out += [(i, float(look[0])) for i, look in zip(segs, ov["current"], strict=True)]
+    html = "\n".join(h.proto.body for h in at.get("html"))
+    for tag in re.findall(r"<span[^>]*data-salience=[^>]*>", html):
+        out.append((int(re.search(r'data-segment-index="(\d+)"', tag).group(1)),
+                    float(re.search(r'data-salience="([^"]+)"', tag).group(1))))
+    return out

@@ -1,10 +1,10 @@
-"""Audit data stored with every shared run (lib/ui/view.audit_data)."""
+"""Audit data stored with every shared run (lib.view.audit_data)."""
 
 from __future__ import annotations
 
 import importlib.metadata
 
-from lib.ui.view import audit_data
+from lib.view import audit_data
 
 
 def test_audit_names_versions_and_the_salience_precision(monkeypatch):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("studio_env")
 def test_clicked_column_is_requested_first_and_every_column_gets_its_scores(monkeypatch):
     from lib import pipeline
     from lib.segments import segment_sequence
-    from lib.ui import compare
+    from lib.ui import scores
 
     at = make_app("app_pages/compare.py")
     at.run()
@@ -25,14 +25,14 @@ def test_clicked_column_is_requested_first_and_every_column_gets_its_scores(monk
     views = at.session_state["cmp_views"]
     asked: list[int] = []
     lock = threading.Lock()
-    real = compare.request_salience
+    real = scores.request_salience
 
     def recording(svc, seq, targets, method, compute, **kw):
         with lock:
             asked.extend(i for i, v in enumerate(views) if v.seq is seq)
         return real(svc, seq, targets, method, compute, **kw)
 
-    monkeypatch.setattr(compare, "request_salience", recording)
+    monkeypatch.setattr(scores, "request_salience", recording)
     at.selectbox(key="cmp_g").set_value("tokens").run()
     outs = [[s for s in segment_sequence(v.seq, "tokens") if not s.in_prompt] for v in views]
     last = outs[2][0]

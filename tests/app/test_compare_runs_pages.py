@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.app.conftest import errors, make_app, no_crash
+from tests.app.conftest import errors, make_app, no_crash, overlay
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 
@@ -56,7 +56,6 @@ def test_compare_url_selection_ranges_regex_and_palette():
     others; regex granularity and the palette choice work on Compare too."""
     from lib.render import PALETTES
     from lib.segments import segment_sequence
-    from tests.app.test_debug_restore import _overlay
 
     at = make_app("app_pages/compare.py")
     at.run()
@@ -80,11 +79,11 @@ def test_compare_url_selection_ranges_regex_and_palette():
         for idx in (lo, hi):
             assert re.search(rf'class="[^"]*selected[^"]*"[^>]*data-segment-index="{idx}"|'
                              rf'data-segment-index="{idx}"[^>]*class="[^"]*selected', body)
-    before = _overlay(at)
+    before = overlay(at)
     diverging = [n for n, p in PALETTES.items() if not p.diverging]
     at.selectbox(key="cmp_palette").set_value(diverging[-1]).run()
     no_crash(at)
-    assert _overlay(at) == before  # numbers unchanged, colours from the chosen palette
+    assert overlay(at) == before  # numbers unchanged, colours from the chosen palette
     assert at.selectbox(key="cmp_palette").value == diverging[-1]
 
     at.selectbox(key="cmp_g").set_value("regex").run()
@@ -123,7 +122,7 @@ def test_saved_runs_lists_renames_and_deletes_only_own_runs(monkeypatch):
     theirs = store.save({"model": {"name": "tiny"}}, owner=other, title="Someone else's")
 
     # This browser's cookie (AppTest cannot send one, so the reader is patched).
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": "m" * 24})
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {"studio_owner": "m" * 24})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)

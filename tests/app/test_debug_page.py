@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.app.conftest import LIT_SAMPLE, errors, make_app, no_crash
+from tests.app.conftest import LIT_SAMPLE, errors, make_app, no_crash, overlay
 
 pytestmark = pytest.mark.usefixtures("studio_env")
-
-
-def _html(at) -> str:
-    return "\n".join(h.proto.body for h in at.get("html"))
-
-
-def _saliences(html: str) -> list[tuple[int, float]]:
-    """(segment index, data-salience) for each coloured overlay element."""
-    out = []
-    for tag in re.findall(r"<span[^>]*data-salience=[^>]*>", html):
-        idx = re.search(r'data-segment-index="(\d+)"', tag)
-        val = re.search(r'data-salience="([^"]+)"', tag)
-        out.append((int(idx.group(1)), float(val.group(1))))
-    return out
 
 
 def _generate(at, max_new: int = 4):
@@ -85,11 +69,11 @@ def test_selection_from_session_state_colours_the_prompt_with_engine_scores():
     view = _generate(at, max_new=4)
     segs = segment_sequence(view.seq, "words")
     out = [s for s in segs if not s.in_prompt]
-    assert _saliences(_html(at)) == []  # nothing selected, nothing coloured
+    assert overlay(at) == []  # nothing selected, nothing coloured
     at.session_state["dbg_sel"] = (out[0].index, out[0].index)
     at.run()
     no_crash(at)
-    shown = dict(_saliences(_html(at)))
+    shown = dict(overlay(at))
     model = pipeline.get_model("tiny")
     ref = pipeline.salience(model, view.seq, list(out[0].token_indices), "grad_l2")
     expected = segment_scores(segs, ref.scores)
@@ -171,7 +155,7 @@ def test_share_then_open_link_restores_view_without_model_work(monkeypatch):
     out = [s for s in segment_sequence(view.seq, "words") if not s.in_prompt]
     at.session_state["dbg_sel"] = (out[0].index, out[-1].index)
     at.run()
-    before = _saliences(_html(at))
+    before = overlay(at)
     assert before
     at.button(key="dbg_share").click().run()
     no_crash(at)
@@ -196,7 +180,7 @@ def test_share_then_open_link_restores_view_without_model_work(monkeypatch):
     restored = fresh.session_state["dbg_view"]
     assert restored.seq == view.seq and restored.run_id == run_id
     assert fresh.session_state["dbg_sel"] == (out[0].index, out[-1].index)
-    assert _saliences(_html(fresh)) == before
+    assert overlay(fresh) == before
     assert fresh.query_params["run"] == run_id
 
 

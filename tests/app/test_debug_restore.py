@@ -6,25 +6,15 @@ has loaded" is a state the test holds, not a race it hopes to win.
 
 from __future__ import annotations
 
-import re
 import threading
 from types import SimpleNamespace
 
 import pytest
 
 from lib.worker import ModelService
-from tests.app.conftest import errors, make_app, no_crash
+from tests.app.conftest import errors, make_app, no_crash, overlay
 
 pytestmark = pytest.mark.usefixtures("studio_env")
-
-
-def _overlay(at) -> list[tuple[int, float]]:
-    html = "\n".join(h.proto.body for h in at.get("html"))
-    out = []
-    for tag in re.findall(r"<span[^>]*data-salience=[^>]*>", html):
-        out.append((int(re.search(r'data-segment-index="(\d+)"', tag).group(1)),
-                    float(re.search(r'data-salience="([^"]+)"', tag).group(1))))
-    return out
 
 
 def _infos(at) -> list[str]:
@@ -46,24 +36,25 @@ def shared_run(studio_env):  # noqa: ANN001, ANN201
     assert len(out) >= 3, "the tiny model's output needs a few words for this test"
     at.session_state["dbg_sel"] = (out[0].index, out[0].index)
     at.run()
-    overlay = _overlay(at)
-    assert overlay
+    shown = overlay(at)
+    assert shown
     at.button(key="dbg_share").click().run()
     no_crash(at)
     run_id = at.session_state["dbg_shared"]
     # The share link is the browser's own address plus ?run=: absolute, copyable.
     assert at.session_state["dbg_share_url"] == f"http://127.0.0.1:8501/?run={run_id}"
-    return run_id, view, out, overlay
+    return run_id, view, out, shown
 
 
 def _use_service(monkeypatch, svc: ModelService) -> None:  # noqa: ANN001
-    import lib.ui.app_shell
-    import lib.ui.compare
-    import lib.ui.debug
-    import lib.ui.model_service
+    """Every UI module that asks for the server's model service gets `svc`."""
+    import importlib
 
-    for mod in (lib.ui.model_service, lib.ui.debug, lib.ui.app_shell, lib.ui.compare):
-        monkeypatch.setattr(mod, "get_service", lambda spec=None: svc, raising=False)
+    # Import them all before patching any: a module imported meanwhile would keep the fake.
+    mods = [importlib.import_module(f"lib.ui.{name}")
+            for name in ("model_service", "app_shell", "debug", "compare", "scores", "generate")]
+    for mod in mods:
+        monkeypatch.setattr(mod, "get_service", lambda spec=None: svc)
 
 
 def _forbid_model_work(monkeypatch) -> None:  # noqa: ANN001
@@ -77,7 +68,7 @@ def _forbid_model_work(monkeypatch) -> None:  # noqa: ANN001
 
 
 def test_link_restores_stored_view_while_model_is_still_loading(monkeypatch, shared_run):
-    run_id, view, out, overlay = shared_run
+    run_id, view, out, saved_overlay = shared_run
     release = threading.Event()
 
     def slow_loader(spec, progress=None):  # noqa: ANN001, ANN202
@@ -98,7 +89,7 @@ def test_link_restores_stored_view_while_model_is_still_loading(monkeypatch, sha
         assert not errors(at)
         assert at.session_state["dbg_view"].seq == view.seq
         assert at.session_state["dbg_sel"] == (out[0].index, out[0].index)
-        assert _overlay(at) == overlay  # the stored scores, drawn without the model
+        assert overlay(at) == saved_overlay  # the stored scores, drawn without the model
         assert any("model is loading" in i for i in _infos(at))
 
         # A selection whose scores were not stored waits for the model and says so.
@@ -106,14 +97,14 @@ def test_link_restores_stored_view_while_model_is_still_loading(monkeypatch, sha
         at.run()
         no_crash(at)
         assert any("once the model has loaded" in i for i in _infos(at)), _infos(at)
-        assert _overlay(at) == [] or all(v == 0 for _, v in _overlay(at))
+        assert overlay(at) == [] or all(v == 0 for _, v in overlay(at))
     finally:
         release.set()
 
 
 def test_other_model_fingerprint_shows_stored_view_and_refuses_to_recompute(
         monkeypatch, shared_run):
-    run_id, view, out, overlay = shared_run
+    run_id, view, out, saved_overlay = shared_run
     other = SimpleNamespace(spec="tiny", name="Some other model", fingerprint="0" * 16,
                             max_prompt_tokens=1024, max_salience_tokens=1024)
     svc = ModelService("tiny", lambda spec, progress=None: other)
@@ -124,7 +115,7 @@ def test_other_model_fingerprint_shows_stored_view_and_refuses_to_recompute(
     at.query_params["run"] = run_id
     at.run()
     no_crash(at)
-    assert _overlay(at) == overlay
+    assert overlay(at) == saved_overlay
     at.session_state["dbg_sel"] = (out[0].index, out[2].index)
     at.run()
     no_crash(at)

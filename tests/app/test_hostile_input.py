@@ -191,7 +191,7 @@ def test_hostile_url_parameter_gives_a_short_specific_error(page, params, fragme
 def test_model_or_path_in_the_url_is_ignored_and_loads_nothing(params):
     from lib.models import registry
 
-    before = set(registry._models)
+    before = registry.loaded_specs()
     at = make_app()
     for k, v in params.items():
         at.query_params[k] = v
@@ -201,7 +201,7 @@ def test_model_or_path_in_the_url_is_ignored_and_loads_nothing(params):
     at.button(key="dbg_generate").click().run()
     no_crash(at)
     assert at.session_state["dbg_view"].model_spec == "tiny"
-    assert set(registry._models) == before
+    assert registry.loaded_specs() == before
 
 
 @pytest.mark.parametrize("params", [{"g": "[Sign in](https://ev.il/x)"},
@@ -221,7 +221,7 @@ def test_url_value_in_an_error_is_not_markdown(params):
 def _picker_class() -> re.Pattern[str]:
     from lib.ui import segment_picker
 
-    source = re.search(r"const HIDDEN = /(\[.*?\])/", segment_picker._JS).group(1)
+    source = re.search(r"const HIDDEN = /(\[.*?\])/", segment_picker.PICKER_JS).group(1)
     # JS \uXXXX / \u{X} -> Python escapes: the same character class.
     source = re.sub(r"\\u\{([0-9A-Fa-f]+)\}", lambda m: f"\\U{int(m.group(1), 16):08X}", source)
     return re.compile(source)

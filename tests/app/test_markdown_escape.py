@@ -40,7 +40,7 @@ def test_run_title_shows_markers_and_no_markdown(monkeypatch):
     me = "anon:" + "t" * 24
     default_store().save({"model": {"name": "tiny"}}, owner=me,
                          title="Invoice \u202eFDP.exe " + LINK)
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": "t" * 24})
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {"studio_owner": "t" * 24})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)

@@ -1,6 +1,6 @@
 """Who owns saved runs: a cookie (never the URL) for anonymous browsers, the identity if signed in.
 
-The AppTest tests stand in for the browser's cookie by patching `_request_cookies` (AppTest cannot
+The AppTest tests stand in for the browser's cookie by patching `request_cookies` (AppTest cannot
 send cookies); tests/app/test_app_browser.py checks the real round trip in Chromium.
 """
 
@@ -40,7 +40,7 @@ def test_owner_in_url_is_stripped_and_never_adopted(monkeypatch):
     victim = "v" * 24
     default_store().save({"model": {"name": "tiny"}}, owner="anon:" + victim,
                          title="Victim's private run")
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {})
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {})
     at = make_app()
     at.query_params["owner"] = victim
     at.run()
@@ -60,7 +60,7 @@ def test_cookie_owner_sees_own_runs_and_url_stays_clean(monkeypatch):
 
     me = "c" * 24
     default_store().save({"model": {"name": "tiny"}}, owner="anon:" + me, title="Cookie run")
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": me})
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {"studio_owner": me})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)
@@ -86,8 +86,8 @@ def test_signed_in_user_is_the_owner_by_issuer_and_sub(monkeypatch):
     # Same e-mail, another subject (e.g. a second provider or a recycled address): not Ada.
     default_store().save({"model": {"name": "tiny"}, "who": "other"},
                          owner=owner_from_claims({**ADA, "sub": "ada-7"}), title="Not Ada's")
-    monkeypatch.setattr(owner_mod, "_signed_in_claims", lambda: dict(ADA))
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": ANON})
+    monkeypatch.setattr(owner_mod, "signed_in_claims", lambda: dict(ADA))
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {"studio_owner": ANON})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)
@@ -106,8 +106,8 @@ def test_runs_keyed_by_email_move_only_for_a_verified_email(monkeypatch, verifie
     legacy_id = default_store().save({"model": {"name": "tiny"}, "v": verified},
                                      owner=f"user:legacy-{str(verified).lower()}@example.org",
                                      title="Saved by an earlier release")
-    monkeypatch.setattr(owner_mod, "_signed_in_claims", lambda: dict(who))
-    monkeypatch.setattr(owner_mod, "_request_cookies", lambda: {"studio_owner": ANON})
+    monkeypatch.setattr(owner_mod, "signed_in_claims", lambda: dict(who))
+    monkeypatch.setattr(owner_mod, "request_cookies", lambda: {"studio_owner": ANON})
     at = make_app("app_pages/runs.py")
     at.run()
     no_crash(at)

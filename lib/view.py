@@ -16,7 +16,6 @@ from typing import Any
 
 from lib.errors import InputError
 from lib.records import Alternative, GenerationSettings, Token, TokenSequence
-from lib.text_safety import is_ascii_digits
 
 RECORD_VERSION = 1
 
@@ -152,35 +151,19 @@ def view_from_record(record: Mapping[str, Any], run_id: str | None = None) -> Vi
     return view
 
 
-def parse_selection(text: str | None) -> tuple[int, int] | None:
-    """URL form `5` or `5-7` -> (5, 5) / (5, 7); InputError naming `sel` for anything else."""
-    if text is None or text == "":
+def generated_positions(view: View, segments: Sequence[Any]) -> list[int]:
+    """Indices into `view.probs` of the generated tokens these segments cover."""
+    n = len(view.probs)
+    first = view.seq.prompt_length
+    return [t - first for s in segments for t in s.token_indices if 0 <= t - first < n]
+
+
+def segment_titles(view: View, out_segs: Sequence[Any]) -> list[str] | None:
+    """Hover text of each output segment: the probability of its first token."""
+    if not view.probs:
         return None
-    s = str(text).strip()
-    parts = s.split("-")
-    if len(s) > 20 or len(parts) > 2 or not all(is_ascii_digits(p) for p in parts):
-        raise InputError(f"The link's selection 'sel={s[:20]}' is not a segment number like 5 "
-                         "or a range like 5-7; click a segment of the output instead.",
-                         field="sel")
-    a, b = int(parts[0]), int(parts[-1])
-    return (min(a, b), max(a, b))
-
-
-def format_selection(sel: tuple[int, int] | None) -> str | None:
-    if sel is None:
-        return None
-    return str(sel[0]) if sel[0] == sel[1] else f"{sel[0]}-{sel[1]}"
-
-
-def next_selection(current: tuple[int, int] | None, clicked: int, shift: bool,
-                   anchor: int | None = None) -> tuple[tuple[int, int] | None, int | None]:
-    """Click selects; shift-click extends from the anchor; clicking the sole selection clears.
-
-    Returns (new selection, new anchor).
-    """
-    if shift and current is not None:
-        a = current[0] if anchor is None else anchor
-        return (min(a, clicked), max(a, clicked)), a
-    if current == (clicked, clicked):
-        return None, None
-    return (clicked, clicked), clicked
+    out = []
+    for s in out_segs:
+        pos = generated_positions(view, [s])
+        out.append(f"p(first token) = {view.probs[pos[0]]:.1%}" if pos else "")
+    return out

@@ -1,0 +1,98 @@
+"""The exported HTML report: one self-contained document of a Debug view (no scripts).
+
+Built only when a reviewer asks for it (the Debug page hands a builder to its download button).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+
+from lib.records import Segment, TokenSequence
+from lib.render import (
+    STYLE_CSS,
+    ColourScale,
+    colour_scale,
+    render_legend_html,
+    render_segments_html,
+)
+from lib.text_safety import escape_html, safe_html, safe_plain
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _table(rows: Mapping[str, object]) -> str:
+    body = "".join(
+        f"<tr><th>{safe_html(str(k))}</th><td>{safe_html(_value_text(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<table>{body}</table>"
+
+
+_REPORT_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #111;
+  background: #fff; padding: 0 1rem; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.6rem; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top;
+  white-space: pre-wrap; overflow-wrap: anywhere; }
+.box { border: 1px solid #ddd; border-radius: 6px; padding: 0.8rem; }
+""".strip()
+
+
+def render_report_html(
+    *,
+    title: str,
+    seq: TokenSequence,
+    segments: Sequence[Segment],
+    scores: Sequence[float] | None,
+    scale: ColourScale | None,
+    palette: str,
+    method_label: str,
+    selected: Collection[int],
+    model_name: str,
+    settings: Mapping[str, object],
+    audit: Mapping[str, object],
+    intensity: float = 1.0,
+    show_numbers: bool = False,
+) -> str:
+    """A self-contained HTML document (inline CSS, no scripts, no outside requests)."""
+    if scale is None:
+        scale = colour_scale(scores or [], signed=False)
+    common = dict(
+        palette=palette, intensity=intensity, show_numbers=show_numbers, selected=selected,
+        include_style=False,
+    )
+    prompt_html = render_segments_html(seq, segments, scores, scale, part="prompt", **common)
+    target_html = render_segments_html(seq, segments, scores, scale, part="target", **common)
+    selected_text = "".join(
+        seg.text for seg in segments if seg.index in {int(i) for i in selected}
+    )
+    # CSP: nothing may load or run, even if a bug let markup through.
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{escape_html(safe_plain(title))}</title>"
+        f"<style>{_REPORT_CSS}\n{STYLE_CSS}</style></head><body>"
+        f"<h1>{safe_html(title)}</h1>"
+        f"<p>Model: <strong>{safe_html(model_name)}</strong></p>"
+        f"<h2>Selected target</h2><div class=\"box salience-text\">{safe_html(selected_text)}</div>"
+        f"{render_legend_html(scale, palette, method_label)}"
+        f'<h2>Prompt</h2><div class="box">{prompt_html}</div>'
+        f'<h2>Output</h2><div class="box">{target_html}</div>'
+        f"<h2>Settings</h2>{_table(settings)}"
+        f"<h2>Audit</h2>{_table(audit)}"
+        "<p><small>Gradient salience shows which tokens the model's output was most sensitive "
+        "to; it is not a causal explanation. Scores are relative within this view.</small></p>"
+        "</body></html>\n"
+    )

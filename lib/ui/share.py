@@ -1,0 +1,136 @@
+"""Share (save the view, show its link) and export (HTML report, scores as JSON).
+
+The exports are built only when the reviewer clicks their download button: the buttons get
+builder functions (Streamlit's deferred download), not documents made on every rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from lib.errors import StudioError
+from lib.records import Segment
+from lib.render import ColourScale
+from lib.ui import common
+from lib.ui.copy_link import copy_link
+from lib.ui.owner import owner_id
+from lib.ui.scores import collect_scores
+from lib.view import View, audit_data, view_to_record
+
+
+def _title(view: View) -> str:
+    return (view.prompt.strip().splitlines() or ["Run"])[0][:60]
+
+
+def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[float] | None,
+                   scale: ColourScale, method_label: str, selected: Sequence[int],
+                   ui: dict[str, Any]) -> Callable[[], str]:
+    """A function that builds the HTML report of this view (from plain values: it runs outside
+    the page's script, when the download is asked for)."""
+    settings = {**ui, "max_new_tokens": view.settings.max_new_tokens,
+                "temperature": view.settings.temperature, "seed": view.settings.seed}
+    title, seq, name = _title(view), view.seq, view.model_name
+    fingerprint = view.fingerprint
+    segs, vals, sel = list(segments), None if seg_vals is None else list(seg_vals), list(selected)
+
+    def build() -> str:
+        from lib import report
+
+        return report.render_report_html(
+            title=title, seq=seq, segments=segs, scores=vals, scale=scale,
+            palette=str(ui["palette"]), method_label=method_label, selected=sel,
+            model_name=name, settings=settings,
+            audit={"model_fingerprint": fingerprint, **audit_data()},
+            intensity=float(ui["intensity"]), show_numbers=bool(ui["show_numbers"]))
+
+    return build
+
+
+def scores_json_builder(view: View, segments: Sequence[Segment],
+                        seg_vals: Sequence[float] | None, ui: dict[str, Any]
+                        ) -> Callable[[], str]:
+    """A function that builds the JSON export (tokens, segments and their scores)."""
+    head = {"model": view.model_name, "fingerprint": view.fingerprint, "method": ui["method"],
+            "granularity": ui["granularity"], "selection": ui["selection"]}
+    tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
+    segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
+
+    def build() -> str:
+        return json.dumps({**head, "tokens": tokens, "segments": [
+            {"index": s.index, "text": s.text, "in_prompt": s.in_prompt,
+             "score": None if vals is None else vals[i]} for i, s in enumerate(segs)]},
+            ensure_ascii=False, indent=1)
+
+    return build
+
+
+def _save_debug(view: View, out_segs: list[Segment], ui: dict[str, Any]) -> None:
+    """Share's callback: it runs before the page, so the page's one URL write has the run."""
+    from lib.runs import default_store
+
+    record = view_to_record(view, ui, collect_scores(view, out_segs))
+    try:
+        view.run_id = default_store().save(record, owner=owner_id(), title=_title(view),
+                                           kind="debug")
+    except StudioError as e:  # shown by share_debug in the run that follows
+        st.session_state["dbg_share_error"] = str(e)
+        return
+    st.session_state["dbg_shared"] = view.run_id
+
+
+def share_debug(view: View, out_segs: list[Segment], ui: dict[str, Any],
+                report: Callable[[], str], scores_json: Callable[[], str]) -> None:
+    """Debug's Share button (and its link once saved) and the two export buttons."""
+    st.divider()
+    c1, c2, c3 = st.columns(3)
+    c1.button("Share", key="dbg_share", on_click=_save_debug, args=(view, out_segs, ui))
+    if "dbg_share_error" in st.session_state:
+        common.show_error(st.session_state.pop("dbg_share_error"))
+    if st.session_state.get("dbg_shared") and st.session_state["dbg_shared"] == view.run_id:
+        link = common.share_url(view.run_id)
+        st.session_state["dbg_share_url"] = link
+        st.success("Saved. Anyone with this link sees exactly this view (it is also listed "
+                   "under Saved runs):")
+        copy_link(link, key="dbg_copy_link")
+    c2.download_button("Export HTML report", report, file_name="salience-report.html",
+                       mime="text/html", key="dbg_export_html", on_click="ignore")
+    c3.download_button("Export scores (JSON)", scores_json, file_name="salience-scores.json",
+                       mime="application/json", key="dbg_export_json", on_click="ignore")
+
+
+def _save_compare(views: list[View], ui: dict[str, Any]) -> None:
+    """Share's callback (before the page runs, like Debug's)."""
+    from lib.runs import default_store
+
+    record = {"version": 1, "kind": "compare", "ui": ui,
+              "model": {"name": views[0].model_name, "spec": views[0].model_spec,
+                        "fingerprint": views[0].fingerprint},
+              "views": [view_to_record(v, ui) for v in views]}
+    title = "Compare: " + ", ".join(v.template_id or "prompt" for v in views)
+    try:
+        run_id = default_store().save(record, owner=owner_id(), title=title, kind="compare")
+    except StudioError as e:  # shown by share_compare in the run that follows
+        st.session_state["cmp_share_error"] = str(e)
+        return
+    st.session_state["cmp_run"] = run_id
+    for v in views:
+        v.run_id = run_id
+    st.session_state["cmp_shared_link"] = run_id
+
+
+def share_compare(views: list[View], ui: dict[str, Any]) -> None:
+    """Compare's Share button: the whole set as one saved run of kind 'compare'."""
+    st.divider()
+    st.button("Share", key="cmp_share", on_click=_save_compare, args=(views, ui))
+    if "cmp_share_error" in st.session_state:
+        common.show_error(st.session_state.pop("cmp_share_error"))
+    if st.session_state.get("cmp_shared_link") and (
+            st.session_state.get("cmp_shared_link") == st.session_state.get("cmp_run")):
+        link = common.share_url(st.session_state["cmp_run"])
+        st.session_state["cmp_share_url"] = link
+        st.success("Saved. Anyone with this link sees exactly this comparison:")
+        copy_link(link, key="cmp_copy_link")
