@@ -115,22 +115,46 @@ def cancel_if_abandoned(svc: ModelService, futures: Iterable[Future]) -> Iterato
         raise
 
 
-def wait_for(future: Future, svc: ModelService, label: str,
-             progress: JobProgress | None = None) -> Any:
-    """Wait for model work with a status box: loading progress, queue position, job progress.
+_CANCELLED = "studio_cancelled_request"
 
-    An abandoned wait cancels the job (`cancel_if_abandoned`)."""
+
+def was_cancelled(request: object) -> bool:
+    """Whether the reviewer pressed Cancel on this request (it is then not started again by
+    the reruns that follow, until something else is asked for)."""
+    return request is not None and st.session_state.get(_CANCELLED) == request
+
+
+def clear_cancelled() -> None:
+    st.session_state.pop(_CANCELLED, None)
+
+
+def wait_for(future: Future, svc: ModelService, label: str,
+             progress: JobProgress | None = None, cancel_key: object = None) -> Any:
+    """Wait for model work with a status box: loading progress, queue position, job progress,
+    and a Cancel button. Cancel (like any abandoned wait: `cancel_if_abandoned`) stops the job
+    in the worker at its next piece; `cancel_key` names the request so the page can tell it
+    was cancelled (`was_cancelled`) instead of asking again."""
     if future.done():
         return future.result()
     with cancel_if_abandoned(svc, [future]):
-        return _wait_for(future, svc, label, progress)
+        return _wait_for(future, svc, label, progress, cancel_key)
 
 
 def _wait_for(future: Future, svc: ModelService, label: str,
-              progress: JobProgress | None) -> Any:
+              progress: JobProgress | None, cancel_key: object) -> Any:
     holder = st.empty()  # cleared on success so finished jobs leave no box behind
     with holder.status(label, expanded=True) as box:
         bar = st.progress(0.0, text="Queued…")
+
+        def cancel() -> None:
+            svc.cancel(future)
+            if cancel_key is not None:
+                st.session_state[_CANCELLED] = cancel_key
+
+        # Pressing it reruns the page, which abandons this wait: the job is cancelled either
+        # way; the callback also records which request it was.
+        st.button("Cancel", key=f"cancel_{id(future)}", on_click=cancel,
+                  help="Stop this job on the server (it stops between its pieces).")
         while True:
             try:
                 result = future.result(timeout=0.25)

@@ -94,7 +94,7 @@ def _results(views: list[View]) -> None:
         if rng is None:
             continue
         targets = target_tokens(outs[j], rng)
-        tok, fut = score_request(views[j], c.method, targets)
+        tok, fut = score_request(views[j], c.method, targets, column=j)
         if fut is not None:
             pending[fut] = (j, targets)
         elif tok is not None:
@@ -133,29 +133,30 @@ def _results(views: list[View]) -> None:
         draw(j)
     svc = get_service()
     total = len(pending)
-    while pending:
-        for fut, (j, _) in pending.items():
-            pos = svc.queue_position(fut)
-            text = (f"Waiting: {pos} job(s) go first…" if pos else "Computing salience…")
-            status_slots[j].progress((total - len(pending)) / total,
-                                     text=f"{text} ({total - len(pending)} of {total} columns "
-                                          "ready)")
-        done, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
-        for fut in done:
-            j, targets = pending.pop(fut)
-            try:
-                sal = fut.result()
-            except StudioError as e:
-                status_slots[j].error(common.md_escape(str(e)))
-                continue
-            status_slots[j].empty()
-            views[j].add_scores(c.method, targets, sal.scores)
-            scores[j] = segment_scores(segs[j], views[j].score_for(c.method, targets))
-        if done:
-            # A new column can move the shared scale: redraw the columns already coloured.
-            for j in range(n):
-                if scores[j] is not None or (c.shared_scale and j == 0):  # 0 has the legend
-                    draw(j)
+    with common.cancel_if_abandoned(svc, list(pending)):  # a newer click drops these jobs
+        while pending:
+            for fut, (j, _) in pending.items():
+                pos = svc.queue_position(fut)
+                text = (f"Waiting: {pos} job(s) go first…" if pos else "Computing salience…")
+                status_slots[j].progress((total - len(pending)) / total,
+                                         text=f"{text} ({total - len(pending)} of {total} columns "
+                                              "ready)")
+            done, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
+            for fut in done:
+                j, targets = pending.pop(fut)
+                try:
+                    sal = fut.result()
+                except StudioError as e:
+                    status_slots[j].error(common.md_escape(str(e)))
+                    continue
+                status_slots[j].empty()
+                views[j].add_scores(c.method, targets, sal.scores)
+                scores[j] = segment_scores(segs[j], views[j].score_for(c.method, targets))
+            if done:
+                # A new column can move the shared scale: redraw the columns already coloured.
+                for j in range(n):
+                    if scores[j] is not None or (c.shared_scale and j == 0):  # 0 has the legend
+                        draw(j)
     for j, v in enumerate(views):
         prefetch(v, outs[j], c.granularity, c.method, state_key=f"cmp_prefetched_{j}")
     share_compare(views, c.ui_record(sel))

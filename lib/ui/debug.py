@@ -56,6 +56,7 @@ def _input_column() -> None:
 def _on_click(index: int, shift: bool) -> None:
     """The picker's click: the one place a click becomes selection state."""
     URL.hold()
+    common.clear_cancelled()  # a new click asks again, even for a cancelled segment
     st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = next_selection(
         st.session_state.get("dbg_sel"), index, shift, st.session_state.get("dbg_anchor"))
 
@@ -126,11 +127,13 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
 
 
 def _analysis(view: View) -> None:
+    from lib.reading import PARAGRAPH_THRESHOLD_TOKENS, default_granularity
     from lib.render import STYLE_CSS, render_legend_html, scale_excluding
     from lib.segments import segment_scores, segment_sequence
 
-    c: ViewControls = view_controls("dbg", URL.hold, default_g="words", numbers=True,
-                                    shared=False)
+    long_prompt = view.seq.prompt_length >= PARAGRAPH_THRESHOLD_TOKENS
+    c: ViewControls = view_controls("dbg", URL.hold, numbers=True, shared=False,
+                                    default_g=default_granularity(view.seq.prompt_length))
     try:
         segments = segment_sequence(view.seq, c.granularity, c.pattern)
     except InputError as e:
@@ -162,14 +165,32 @@ def _analysis(view: View) -> None:
         _target_details(view, out_segs, sel)
     # The overlay's styles live in its component; the legend needs them on the page.
     st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, c.method_label))
+    if long_prompt and seg_vals is not None:
+        _reading_view(view, segments, seg_vals, scale, scores, c, sel_idx)
     if seg_vals is not None:
         top_chart(segments, seg_vals, c.signed, key="dbg_chart")
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
     ui = c.ui_record(sel)
     share_debug(view, out_segs, ui,
-                report_builder(view, segments, seg_vals, scale, c.method_label, sel_idx, ui),
+                report_builder(view, segments, seg_vals, scale, c.method_label, sel_idx, ui,
+                               token_scores=scores),
                 scores_json_builder(view, segments, seg_vals, ui))
+
+
+def _reading_view(view: View, segments: list[Segment], seg_vals: list[float], scale: object,
+                  token_scores: object, c: ViewControls, sel_idx: list[int]) -> None:
+    """A long document's reading aids: the top segments as links to their place, a density
+    strip of where the salience sits, and paragraphs folded below a share of the top one."""
+    from lib.render_reading import render_reading_view_html
+
+    with st.expander("Reading view: jump to what mattered in the document", expanded=True):
+        fold = st.slider("Fold paragraphs below this share of the top paragraph (0 = none)",
+                         0, 50, 10, step=5, format="%d%%", key="dbg_fold")
+        st.html(render_reading_view_html(
+            view.seq, segments, seg_vals, scale, token_scores, palette=c.palette,
+            intensity=c.intensity, show_numbers=bool(c.show_numbers), selected=sel_idx,
+            fold_share=fold / 100 or None, prefix="dbg-"))
 
 
 def render_debug_page() -> None:

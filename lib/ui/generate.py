@@ -48,7 +48,8 @@ def generate_view(inputs: PromptInputs, settings: GenerationSettings, target_mod
         return {"gen": gen, "seq": seq, "spec": model.spec, "name": model.name,
                 "fingerprint": model.fingerprint}
 
-    fut = svc.submit(job, priority=PRIORITY_USER, owner=owner_id())
+    fut = svc.submit(job, priority=PRIORITY_USER, owner=owner_id(),
+                     replaces=common.session_key("generate"))
     res = common.wait_for(fut, svc, "Generating", progress)
     gen = res["gen"]
     response = target_mode == "response"
@@ -68,19 +69,21 @@ def generate_views(items: list[PromptInputs], settings: GenerationSettings) -> l
     prompts = [_check(it, "A variant's prompt is empty; fill in its template.") for it in items]
     svc = get_service()
     futures, progress = [], []
-    for prompt in prompts:
+    for i, prompt in enumerate(prompts):
         prog = common.JobProgress()
 
         def job(model: Any, prompt: str = prompt, prog: common.JobProgress = prog) -> tuple:
             from lib import pipeline
 
             return pipeline.generate(model, prompt, settings, progress=prog.update), model
-        futures.append(svc.submit(job, priority=PRIORITY_USER, owner=owner_id()))
+        futures.append(svc.submit(job, priority=PRIORITY_USER, owner=owner_id(),
+                                  replaces=common.session_key(f"generate:{i}")))
         progress.append(prog)
     views = []
     for i, (it, fut) in enumerate(zip(items, futures, strict=True)):
-        gen, model = common.wait_for(fut, svc, f"Generating variant {i + 1} of {len(items)}",
-                                     progress[i])
+        with common.cancel_if_abandoned(svc, futures[i + 1:]):  # a rerun drops the later ones
+            gen, model = common.wait_for(fut, svc, f"Generating variant {i + 1} of {len(items)}",
+                                         progress[i])
         views.append(View(seq=gen.sequence, prompt=prompts[i], model_spec=str(model.spec),
                           model_name=str(model.name), fingerprint=str(model.fingerprint),
                           settings=settings, probs=tuple(gen.probs),

@@ -8,8 +8,16 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from lib.errors import InputError
+from lib.input_limits import (
+    MAX_PROMPT_CHARS,
+    MAX_STOP_FIELD_CHARS,
+    MAX_TARGET_CHARS,
+    MAX_TEMPLATE_CHARS,
+    MAX_VARIABLE_VALUE_CHARS,
+)
 from lib.records import GenerationSettings
 from lib.ui import common
+from lib.ui.document_input import document_input
 
 SOURCES = ("Template", "Upload .jsonl", "Raw prompt")
 TARGETS = {"response": "The model's response", "row": "The row's target",
@@ -32,7 +40,13 @@ class PromptInputs:
 
 
 def _template_inputs() -> PromptInputs:
-    from lib.templates import BUILTIN_TEMPLATES, get_template, render_template, template_variables
+    from lib.templates import (
+        BUILTIN_TEMPLATES,
+        document_variables,
+        get_template,
+        render_template,
+        template_variables,
+    )
 
     ids = [t.id for t in BUILTIN_TEMPLATES]
     if st.session_state.get("dbg_template_id") not in ids:
@@ -56,7 +70,7 @@ def _template_inputs() -> PromptInputs:
     st.caption(common.md_escape(tmpl.description))
     text = st.text_area("Template text (use {name} for a variable, {{ and }} for braces)",
                         value=common.held("dbg_template_text", ""), key="dbg_template_text",
-                        height=220)
+                        height=220, max_chars=MAX_TEMPLATE_CHARS)
     out = PromptInputs(template_id=tid, template_text=text)
     try:
         names = template_variables(text)
@@ -64,11 +78,16 @@ def _template_inputs() -> PromptInputs:
         out.error = str(e)
         return out
     defaults = tmpl.default_values()
+    documents = set(document_variables(text, tmpl.document_variables))
     for name in names:
         key = f"dbg_var_{name}"
+        if name in documents:  # a whole document: paste or upload .txt/.md/.pdf/.docx
+            out.variables[name] = document_input(name, key=key, default=defaults.get(name, ""))
+            continue
         if key not in st.session_state:
             st.session_state[key] = defaults.get(name, "")
-        out.variables[name] = st.text_input(name, value=common.held(key, ""), key=key)
+        out.variables[name] = st.text_input(name, value=common.held(key, ""), key=key,
+                                            max_chars=MAX_VARIABLE_VALUE_CHARS)
     try:
         out.prompt = render_template(text, out.variables)
     except InputError as e:
@@ -91,8 +110,7 @@ def _upload_inputs() -> PromptInputs:
         rows = parse_prompt_file(data)
     except InputError as e:
         return PromptInputs(error=str(e))
-    labels = {i: f"line {r.line}: {r.source or 'row'} · {r.prompt[:60]!r}"
-              for i, r in enumerate(rows)}
+    labels = {i: r.label() for i, r in enumerate(rows)}  # invisible characters made visible
     if st.session_state.get("dbg_row", 0) >= len(rows):
         st.session_state["dbg_row"] = 0
     i = st.selectbox("Row", list(range(len(rows))), key="dbg_row", format_func=labels.get,
@@ -111,7 +129,8 @@ def prompt_inputs() -> PromptInputs:
         inputs = _upload_inputs()
     else:
         inputs = PromptInputs(prompt=st.text_area("Prompt", value=common.held("dbg_raw", ""),
-                                                  key="dbg_raw", height=200))
+                                                  key="dbg_raw", height=200,
+                                                  max_chars=MAX_PROMPT_CHARS))
     if inputs.error:
         common.show_error(inputs.error)
     elif inputs.prompt and source != "Raw prompt":
@@ -152,7 +171,8 @@ def generation_settings(prefix: str, *, sampling: bool) -> GenerationSettings | 
                                         value=common.held(f"{prefix}_topk", 40))
             seed = st.number_input("Seed", 0, 2**31 - 1, key=f"{prefix}_seed")
         stop_text = st.text_input(r"Stop text (\n = new line; separate several with |)",
-                                  value=common.held(f"{prefix}_stop", ""), key=f"{prefix}_stop")
+                                  value=common.held(f"{prefix}_stop", ""), key=f"{prefix}_stop",
+                                  max_chars=MAX_STOP_FIELD_CHARS)
     try:
         return GenerationSettings(
             max_new_tokens=int(max_new), temperature=float(temp), top_k=int(top_k),
@@ -172,7 +192,8 @@ def target_choice(inputs: PromptInputs) -> tuple[str, str]:
                     index=common.held_index("dbg_target_mode", modes), horizontal=True)
     if mode == "typed":
         return mode, st.text_input("Target text (e.g. ' Avoid.')", key="dbg_typed_target",
-                                   value=common.held("dbg_typed_target", ""))
+                                   value=common.held("dbg_typed_target", ""),
+                                   max_chars=MAX_TARGET_CHARS)
     if mode == "row":
         st.code(inputs.row_target, language=None, wrap_lines=True)
         return mode, inputs.row_target
@@ -182,7 +203,13 @@ def target_choice(inputs: PromptInputs) -> tuple[str, str]:
 def variant_inputs(n: int) -> list[PromptInputs]:
     """Compare's n template variants (keys `cmp_tpl_<i>`, `cmp_text_<i>`); their variables are
     shared (`cmp_var_<name>`): the same values go into every variant."""
-    from lib.templates import BUILTIN_TEMPLATES, get_template, render_template, template_variables
+    from lib.templates import (
+        BUILTIN_TEMPLATES,
+        document_variables,
+        get_template,
+        render_template,
+        template_variables,
+    )
 
     ids = [t.id for t in BUILTIN_TEMPLATES]
     cols = st.columns(n)
@@ -204,13 +231,15 @@ def variant_inputs(n: int) -> list[PromptInputs]:
             with st.expander("Edit template"):
                 texts.append((tid, st.text_area("Template text", key=f"cmp_text_{i}",
                                                 value=common.held(f"cmp_text_{i}", ""),
-                                                height=200)))
+                                                height=200, max_chars=MAX_TEMPLATE_CHARS)))
     names: list[str] = []
     defaults: dict[str, str] = {}
     errors: dict[int, str] = {}
+    documents: set[str] = set()
     for i, (tid, text) in enumerate(texts):
         try:
             names += [v for v in template_variables(text) if v not in names]
+            documents |= set(document_variables(text, get_template(tid).document_variables))
         except InputError as e:
             errors[i] = f"Variant {i + 1}: {e}"
         defaults.update({k: v for k, v in get_template(tid).defaults if k not in defaults})
@@ -219,10 +248,14 @@ def variant_inputs(n: int) -> list[PromptInputs]:
         vcols = st.columns(min(len(names), 3))
         for j, name in enumerate(names):
             key = f"cmp_var_{name}"
+            if name in documents:
+                with vcols[j % len(vcols)]:
+                    values[name] = document_input(name, key=key, default=defaults.get(name, ""))
+                continue
             if key not in st.session_state:
                 st.session_state[key] = defaults.get(name, "")
-            values[name] = vcols[j % len(vcols)].text_input(name, key=key,
-                                                            value=common.held(key, ""))
+            values[name] = vcols[j % len(vcols)].text_input(
+                name, key=key, value=common.held(key, ""), max_chars=MAX_VARIABLE_VALUE_CHARS)
     out = []
     for i, (tid, text) in enumerate(texts):
         item = PromptInputs(template_id=tid, template_text=text, error=errors.get(i))

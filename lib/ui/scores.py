@@ -22,10 +22,13 @@ from lib.view import View
 from lib.worker import prefetch_salience, request_salience
 
 
-def _compute(model: Any, seq: Any, targets: list[int], method: str) -> Any:
+def _compute(model: Any, seq: Any, targets: list[int], method: str,
+             progress: common.JobProgress | None = None) -> Any:
     from lib import pipeline
 
-    return pipeline.salience(model, seq, targets, method)
+    # A long document's salience runs as pieces (layer by layer) and reports each one.
+    return pipeline.salience_batch(model, seq, [targets], method,
+                                   progress=progress.update if progress else None)[0]
 
 
 def _compute_batch(model: Any, seq: Any, targets: list[list[int]], method: str) -> Any:
@@ -58,7 +61,7 @@ def explain_why_not(view: View) -> None:
             "here."))
 
 
-def score_request(view: View, method: str, targets: list[int]
+def score_request(view: View, method: str, targets: list[int], column: int = 0
                   ) -> tuple[tuple[float, ...] | None, Future | None]:
     """Stored scores at once, or a queued request for them (never waits). When the server
     cannot compute them (loading, other weights) it says why and returns (None, None)."""
@@ -68,16 +71,33 @@ def score_request(view: View, method: str, targets: list[int]
     if not can_compute(view):
         explain_why_not(view)
         return None, None
-    fut = request_salience(get_service(), view.seq, targets, method, _compute, owner=owner_id())
+    fut = request_salience(get_service(), view.seq, targets, method, _compute, owner=owner_id(),
+                           replaces=common.session_key(f"salience:{column}"))
     return None, fut
 
 
 def scores_for(view: View, method: str, targets: list[int]) -> tuple[float, ...] | None:
-    """Stored scores, else the server's cache, else compute (only with the same weights)."""
-    got, fut = score_request(view, method, targets)
-    if fut is None:
+    """Stored scores, else the server's cache, else compute (only with the same weights), with
+    progress and a Cancel button (which stops the job in the worker between its pieces)."""
+    got = view.score_for(method, targets)
+    if got is not None:
         return got
-    sal = common.wait_for(fut, get_service(), "Computing salience for the selected segment")
+    request = (view.fingerprint, tuple(view.seq.ids), tuple(targets), method)
+    if common.was_cancelled(request):
+        st.info("Cancelled. Click a segment (or this one again) to compute its salience.")
+        return None
+    if not can_compute(view):
+        explain_why_not(view)
+        return None
+    progress = common.JobProgress()
+
+    def compute(model: Any, seq: Any, targets: list[int], method: str) -> Any:
+        return _compute(model, seq, targets, method, progress)
+
+    fut = request_salience(get_service(), view.seq, targets, method, compute, owner=owner_id(),
+                           replaces=common.session_key("salience"))
+    sal = common.wait_for(fut, get_service(), "Computing salience for the selected segment",
+                          progress, cancel_key=request)
     view.add_scores(method, targets, sal.scores)
     return view.score_for(method, targets)
 

@@ -28,20 +28,30 @@ def _title(view: View) -> str:
 
 def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[float] | None,
                    scale: ColourScale, method_label: str, selected: Sequence[int],
-                   ui: dict[str, Any]) -> Callable[[], str]:
+                   ui: dict[str, Any], token_scores: Sequence[float] | None = None
+                   ) -> Callable[[], str]:
     """A function that builds the HTML report of this view (from plain values: it runs outside
-    the page's script, when the download is asked for)."""
+    the page's script, when the download is asked for). A long document's report shows its
+    prompt as the reading view (jump list, density strip: plain links, no scripts)."""
     settings = {**ui, "max_new_tokens": view.settings.max_new_tokens,
                 "temperature": view.settings.temperature, "seed": view.settings.seed}
     title, seq, name = _title(view), view.seq, view.model_name
     fingerprint = view.fingerprint
     segs, vals, sel = list(segments), None if seg_vals is None else list(seg_vals), list(selected)
 
+    tokens = None if token_scores is None else list(token_scores)
+
     def build() -> str:
         from lib import report
+        from lib.reading import PARAGRAPH_THRESHOLD_TOKENS
+        from lib.render_reading import render_document_report_html
 
-        return report.render_report_html(
-            title=title, seq=seq, segments=segs, scores=vals, scale=scale,
+        render = report.render_report_html
+        extra: dict[str, Any] = {}
+        if tokens is not None and seq.prompt_length >= PARAGRAPH_THRESHOLD_TOKENS:
+            render, extra = render_document_report_html, {"token_scores": tokens}
+        return render(
+            **extra, title=title, seq=seq, segments=segs, scores=vals, scale=scale,
             palette=str(ui["palette"]), method_label=method_label, selected=sel,
             model_name=name, settings=settings,
             audit={"model_fingerprint": fingerprint, **audit_data()},
