@@ -75,7 +75,7 @@ def record_size(seq: TokenSequence, token_scores: list[float]) -> None:
 
     from lib.records import GenerationSettings
     from lib.runs import DEFAULT_MAX_RUN_BYTES
-    from lib.ui.view import View, view_to_record
+    from lib.view import View, view_to_record
 
     view = View(seq=seq, prompt=seq.input_text, model_spec="embedded", model_name="bench",
                 fingerprint="0" * 16, settings=GenerationSettings(),

@@ -2,21 +2,21 @@
 
 Durability first: WAL mode with `synchronous=FULL`, one transaction per save, a new connection
 per call (safe from any thread or process), a busy timeout, parameterised SQL only. The schema
-carries `PRAGMA user_version`; `MIGRATIONS[k]` upgrades version k to k + 1, so a database
-written by any earlier release still opens. Records are immutable; only the title can change.
-A full store refuses new saves with a clear message: nothing is ever evicted silently.
+carries `PRAGMA user_version`; `MIGRATIONS[k]` (lib/runs_schema.py) upgrades version k to
+k + 1, so a database written by any earlier release still opens. Records are immutable; only
+the title can change. A full store refuses new saves with a clear message: nothing is ever
+evicted silently.
 
 One browser must not fill the store: the same owner saving an identical record gets the same id
 back (looked up by owner and content hash; ids stay random, so they never reveal content or
 match across owners), and each owner has a quota (bytes and runs) and a rate limit (saves per
-minute), counted from tables in the store itself, so every server process agrees.
+minute), counted from tables in the store itself, so every server process agrees
+(lib/run_quotas.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import secrets
 import sqlite3
@@ -29,7 +29,33 @@ from pathlib import Path
 
 from lib import shutdown
 from lib.errors import InputError, LimitError, StudioError
-from lib.paths import data_dir
+from lib.paths import data_dir, prepare_private_file
+from lib.run_quotas import (
+    DEFAULT_MAX_OWNER_BYTES,
+    DEFAULT_MAX_OWNER_RUNS,
+    DEFAULT_MAX_RUN_BYTES,
+    DEFAULT_MAX_TOTAL_BYTES,
+    DEFAULT_SAVES_PER_MINUTE,
+    MAX_OWNER_BYTES_ENV,
+    MAX_OWNER_RUNS_ENV,
+    MAX_RUN_BYTES_ENV,
+    MAX_TOTAL_BYTES_ENV,
+    RATE_WINDOW_S,
+    SAVES_PER_MINUTE_ENV,
+    check_owner_limits,
+    limit_from_env,
+)
+from lib.runs_schema import MIGRATIONS, SCHEMA_VERSION, Migration, content_hash
+
+# The public names, the schema's and the limits' included: callers import them from here.
+__all__ = [
+    "BUSY_TIMEOUT_S", "DEFAULT_MAX_OWNER_BYTES", "DEFAULT_MAX_OWNER_RUNS", "DEFAULT_MAX_RUN_BYTES",
+    "DEFAULT_MAX_TOTAL_BYTES", "DEFAULT_SAVES_PER_MINUTE", "MAX_OWNER_BYTES_ENV",
+    "MAX_OWNER_CHARS", "MAX_OWNER_RUNS_ENV", "MAX_RUN_BYTES_ENV", "MAX_TITLE_CHARS",
+    "MAX_TOTAL_BYTES_ENV", "MIGRATIONS", "RATE_WINDOW_S", "RUN_ID_PATTERN", "SAVES_PER_MINUTE_ENV",
+    "SCHEMA_VERSION", "DamagedStoreError", "Migration", "RunStore", "RunSummary", "SavedRun",
+    "check_owner_limits", "content_hash", "default_store", "is_valid_run_id", "limit_from_env",
+]
 
 RUN_ID_PATTERN = r"[A-Za-z0-9_-]{22,64}"
 _RUN_ID = re.compile(RUN_ID_PATTERN)
@@ -37,77 +63,6 @@ _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_TITLE_CHARS = 200
 MAX_OWNER_CHARS = 320
 BUSY_TIMEOUT_S = 10.0
-# Stated limits (README "Limits and security"); the server's operator can change them.
-DEFAULT_MAX_RUN_BYTES = 5_000_000
-DEFAULT_MAX_TOTAL_BYTES = 2_000_000_000
-MAX_RUN_BYTES_ENV = "STUDIO_MAX_RUN_BYTES"
-MAX_TOTAL_BYTES_ENV = "STUDIO_MAX_STORE_BYTES"
-DEFAULT_MAX_OWNER_BYTES = 100_000_000
-DEFAULT_MAX_OWNER_RUNS = 1_000
-DEFAULT_SAVES_PER_MINUTE = 30
-MAX_OWNER_BYTES_ENV = "STUDIO_MAX_OWNER_BYTES"
-MAX_OWNER_RUNS_ENV = "STUDIO_MAX_OWNER_RUNS"
-SAVES_PER_MINUTE_ENV = "STUDIO_SAVES_PER_MINUTE"
-RATE_WINDOW_S = 60.0
-
-Migration = str | Callable[[sqlite3.Connection], None]
-
-
-def _volatile_free(value: object) -> object:
-    """The record without what differs between two saves of the same view (the audit date)."""
-    if isinstance(value, Mapping):
-        return {k: (_volatile_free({kk: vv for kk, vv in v.items() if kk != "date"})
-                    if k == "audit" and isinstance(v, Mapping) else _volatile_free(v))
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_volatile_free(v) for v in value]
-    return value
-
-
-def content_hash(kind: str, record: object) -> str:
-    """SHA-256 of the kind and the record's canonical JSON, audit dates left out."""
-    text = json.dumps(_volatile_free(record), ensure_ascii=True, allow_nan=False,
-                      sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{kind}\n{text}".encode("ascii")).hexdigest()
-
-
-def _backfill_hashes(conn: sqlite3.Connection) -> None:
-    """Schema 2: hash the records saved before, so re-sharing one of them finds it."""
-    rows = conn.execute("SELECT id, kind, record FROM runs").fetchall()
-    for run_id, kind, text in rows:
-        try:
-            digest = content_hash(kind, json.loads(text))
-        except ValueError:
-            continue  # an unreadable record keeps '' and is never matched
-        conn.execute("UPDATE runs SET content_hash = ? WHERE id = ?", (digest, run_id))
-
-# Each entry upgrades the schema by one version; never edit a released entry, append instead.
-MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
-    (
-        """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            title TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            model TEXT NOT NULL DEFAULT '',
-            size INTEGER NOT NULL,
-            record TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX runs_owner_created ON runs (owner, created_at)",
-    ),
-    (
-        "ALTER TABLE runs ADD COLUMN content_hash TEXT NOT NULL DEFAULT ''",
-        "CREATE INDEX runs_owner_hash ON runs (owner, content_hash)",
-        # One row per successful save, for the per-owner rate limit (pruned as it goes).
-        "CREATE TABLE saves (owner TEXT NOT NULL, saved_at REAL NOT NULL)",
-        "CREATE INDEX saves_owner_time ON saves (owner, saved_at)",
-        _backfill_hashes,
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -139,31 +94,6 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     if name:
         return name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
     return type(exc) is sqlite3.DatabaseError
-
-
-def _prepare_private_file(path: Path) -> None:
-    """The folder 0700 (when created here) and the database file 0600 before SQLite opens it.
-
-    SQLite gives its -wal and -shm files the main file's permissions. An existing folder chosen
-    by the operator (STUDIO_DATA_DIR) is left as it is; an existing database file is narrowed.
-    """
-    parent = path.parent
-    if not parent.exists():
-        parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-        os.chmod(parent, 0o700)  # mkdir's mode is filtered through the umask
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for suffix in ("-wal", "-shm"):
-        side = path.with_name(path.name + suffix)
-        try:
-            if side.stat().st_mode & 0o077:
-                os.chmod(side, 0o600)
-        except FileNotFoundError:
-            pass
 
 
 def is_valid_run_id(run_id: object) -> bool:
@@ -221,7 +151,7 @@ class RunStore:
         self.max_owner_runs = int(max_owner_runs)
         self.saves_per_minute = int(saves_per_minute)
         self._clock = clock
-        _prepare_private_file(self.path)
+        prepare_private_file(self.path)
         self._migrate()
 
     @contextmanager
@@ -334,7 +264,10 @@ class RunStore:
                 if same is not None:
                     conn.execute("COMMIT")
                     return str(same[0])
-                self._check_owner_limits(conn, owner, size)
+                check_owner_limits(conn, owner, size, now=self._clock(),
+                                   saves_per_minute=self.saves_per_minute,
+                                   max_owner_runs=self.max_owner_runs,
+                                   max_owner_bytes=self.max_owner_bytes)
                 total = conn.execute("SELECT COALESCE(SUM(size), 0) FROM runs").fetchone()[0]
                 if total + size > self.max_total_bytes:
                     raise LimitError(
@@ -356,36 +289,6 @@ class RunStore:
                 conn.execute("ROLLBACK")
                 raise
         return run_id
-
-    def _check_owner_limits(self, conn: sqlite3.Connection, owner: str, size: int) -> None:
-        now = self._clock()
-        conn.execute("DELETE FROM saves WHERE saved_at < ?", (now - RATE_WINDOW_S,))
-        recent = conn.execute(
-            "SELECT COUNT(*) FROM saves WHERE owner = ? AND saved_at >= ?",
-            (owner, now - RATE_WINDOW_S),
-        ).fetchone()[0]
-        if recent >= self.saves_per_minute:
-            raise LimitError(
-                f"You have saved {recent} runs in the last minute; the limit is "
-                f"{self.saves_per_minute} saves a minute. Wait a minute, then save again.",
-                field="run",
-            )
-        count, used = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM runs WHERE owner = ?", (owner,)
-        ).fetchone()
-        if count + 1 > self.max_owner_runs:
-            raise LimitError(
-                f"You already have {count:,} saved runs; the limit is {self.max_owner_runs:,} "
-                "runs each. Delete some of your saved runs (Saved runs page), then save again.",
-                field="run",
-            )
-        if used + size > self.max_owner_bytes:
-            raise LimitError(
-                f"Your saved runs use {used:,} bytes and this one needs {size:,} more; the limit "
-                f"is {self.max_owner_bytes:,} bytes each. Delete some of your saved runs (Saved "
-                "runs page), then save again.",
-                field="run",
-            )
 
     def get(self, run_id: str) -> SavedRun | None:
         """The run with this id, or None (unknown or malformed ids never reach SQL)."""
@@ -463,29 +366,14 @@ class RunStore:
         return int(count), int(total)
 
 
-def _limit_from_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip().replace("_", "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise StudioError(
-            f"The server setting {name}={raw[:40]!r} is not a positive whole number; "
-            "fix it in the server's environment and restart."
-        )
-    return value
-
 
 def default_store() -> RunStore:
     """The server's store: `<STUDIO_DATA_DIR>/runs.sqlite3`, limits from the environment."""
     return RunStore(
         data_dir() / "runs.sqlite3",
-        max_run_bytes=_limit_from_env(MAX_RUN_BYTES_ENV, DEFAULT_MAX_RUN_BYTES),
-        max_total_bytes=_limit_from_env(MAX_TOTAL_BYTES_ENV, DEFAULT_MAX_TOTAL_BYTES),
-        max_owner_bytes=_limit_from_env(MAX_OWNER_BYTES_ENV, DEFAULT_MAX_OWNER_BYTES),
-        max_owner_runs=_limit_from_env(MAX_OWNER_RUNS_ENV, DEFAULT_MAX_OWNER_RUNS),
-        saves_per_minute=_limit_from_env(SAVES_PER_MINUTE_ENV, DEFAULT_SAVES_PER_MINUTE),
+        max_run_bytes=limit_from_env(MAX_RUN_BYTES_ENV, DEFAULT_MAX_RUN_BYTES),
+        max_total_bytes=limit_from_env(MAX_TOTAL_BYTES_ENV, DEFAULT_MAX_TOTAL_BYTES),
+        max_owner_bytes=limit_from_env(MAX_OWNER_BYTES_ENV, DEFAULT_MAX_OWNER_BYTES),
+        max_owner_runs=limit_from_env(MAX_OWNER_RUNS_ENV, DEFAULT_MAX_OWNER_RUNS),
+        saves_per_minute=limit_from_env(SAVES_PER_MINUTE_ENV, DEFAULT_SAVES_PER_MINUTE),
     )

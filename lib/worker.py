@@ -19,25 +19,27 @@ every method at once), not here.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import traceback
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from lib import cancel as cancel_mod
-from lib.cancel import CancelToken, JobContext
+from lib.cancel import JobContext
 from lib.errors import Cancelled, LimitError, ModelLoadError, StudioError
+from lib.jobs import PRIORITY_PREFETCH, PRIORITY_USER, Job, JobQueue, QueuedJob
 from lib.priority import lower_compute_priority
+from lib.salience_requests import Lookup, cached_lookup, prefetch_salience, request_salience
+
+# The public names, the queue's and the salience requests' included: callers import them here.
+__all__ = ["MAX_INLINE_PER_CHECKPOINT", "MAX_QUEUED_PREFETCH_JOBS", "MAX_QUEUED_USER_JOBS",
+           "PRIORITY_PREFETCH", "PRIORITY_USER", "Job", "JobQueue", "Loader", "Lookup",
+           "ModelService", "QueuedJob", "cached_lookup", "prefetch_salience", "request_salience"]
 
 log = logging.getLogger(__name__)
 
-PRIORITY_USER = 0
-PRIORITY_PREFETCH = 1
 # Queued (not yet running) jobs one owner may have: the Compare page queues up to 3 at once.
 MAX_QUEUED_USER_JOBS = 4
 MAX_QUEUED_PREFETCH_JOBS = 64
@@ -45,19 +47,6 @@ MAX_QUEUED_PREFETCH_JOBS = 64
 MAX_INLINE_PER_CHECKPOINT = 2
 
 Loader = Callable[..., Any]
-Job = Callable[[Any], Any]
-
-
-@dataclass(eq=False)
-class _QueuedJob:
-    priority: int
-    order: int
-    fn: Job
-    future: Future
-    owner: str | None = None
-    replaces: str | None = None
-    short: bool = False
-    token: CancelToken = field(default_factory=CancelToken)
 
 
 class ModelService:
@@ -72,11 +61,8 @@ class ModelService:
         self._loader = loader
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        # priority -> owner -> that owner's queued jobs in order. The owners' dict order is the
-        # rotation: the owner served last moves to the end.
-        self._queues: dict[int, dict[str | None, deque[_QueuedJob]]] = {}
-        self._order = itertools.count()
-        self._running: list[_QueuedJob] = []  # outermost first; inline jobs after it
+        self._queue = JobQueue()  # priorities, then owners in turn (lib/jobs.py)
+        self._running: list[QueuedJob] = []  # outermost first; inline jobs after it
         self._started = False
         self._stopping = False
         self._worker: threading.Thread | None = None
@@ -162,60 +148,15 @@ class ModelService:
         raise ModelLoadError("The model is still loading; try again in a moment.")
 
     # ---- the queue (all under self._lock) --------------------------------------------------
-    def _queued(self) -> list[_QueuedJob]:
-        return [job for by_owner in self._queues.values() for jobs in by_owner.values()
-                for job in jobs]
-
-    def _service_order(self) -> list[_QueuedJob]:
-        """Queued jobs in the order the worker will run them (priority, then round robin)."""
-        out: list[_QueuedJob] = []
-        for priority in sorted(self._queues):
-            lanes = [list(jobs) for jobs in self._queues[priority].values()]
-            for depth in range(max((len(lane) for lane in lanes), default=0)):
-                out.extend(lane[depth] for lane in lanes if depth < len(lane))
-        return out
-
-    def _remove(self, job: _QueuedJob) -> None:
-        by_owner = self._queues.get(job.priority, {})
-        lane = by_owner.get(job.owner)
-        if lane is not None and job in lane:
-            lane.remove(job)
-            if not lane:
-                del by_owner[job.owner]
-
-    def _take(self, job: _QueuedJob) -> _QueuedJob:
-        """Remove `job` (first of its owner's lane) and move its owner to the end of the turn."""
-        by_owner = self._queues[job.priority]
-        lane = by_owner.pop(job.owner)
-        lane.popleft()
-        if lane:
-            by_owner[job.owner] = lane
-        return job
-
-    def _next_job(self) -> _QueuedJob | None:
-        for priority in sorted(self._queues):
-            by_owner = self._queues[priority]
-            if by_owner:
-                return self._take(next(iter(by_owner.values()))[0])
-        return None
-
-    def _next_inline_job(self) -> _QueuedJob | None:
-        """The next other owner's short user job, to run between the pieces of a long one."""
-        busy = {job.owner for job in self._running}
-        for owner, lane in self._queues.get(PRIORITY_USER, {}).items():
-            if owner not in busy and lane[0].short:
-                return self._take(lane[0])
-        return None
-
-    def _drop(self, jobs: Sequence[_QueuedJob]) -> list[_QueuedJob]:
+    def _drop(self, jobs: Sequence[QueuedJob]) -> list[QueuedJob]:
         """Take queued jobs out of the queue (under the lock); `_fail` their futures after."""
         for job in jobs:
-            self._remove(job)
+            self._queue.remove(job)
             job.token.cancel()
         return list(jobs)
 
     @staticmethod
-    def _fail_cancelled(jobs: Sequence[_QueuedJob], message: str) -> None:
+    def _fail_cancelled(jobs: Sequence[QueuedJob], message: str) -> None:
         """Outside the lock: done-callbacks of the futures may call back into the service."""
         for job in jobs:
             if job.future.set_running_or_notify_cancel():
@@ -233,7 +174,7 @@ class ModelService:
         """
         self.start()
         fut: Future = Future()
-        stale: list[_QueuedJob] = []
+        stale: list[QueuedJob] = []
         try:
             with self._cond:
                 return self._enqueue(fut, fn, priority, owner, replaces, short, stale)
@@ -241,7 +182,7 @@ class ModelService:
             self._fail_cancelled(stale, "Cancelled: a newer request replaced this one.")
 
     def _enqueue(self, fut: Future, fn: Job, priority: int, owner: str | None,
-                 replaces: str | None, short: bool, stale: list[_QueuedJob]) -> Future:
+                 replaces: str | None, short: bool, stale: list[QueuedJob]) -> Future:
         """Under the lock: refuse when stopping, replace stale jobs, apply the cap."""
         if self._stopping:
             fut.set_exception(StudioError(
@@ -249,7 +190,7 @@ class ModelService:
                 "in a minute."))
             return fut
         if replaces is not None and owner is not None:
-            stale.extend(self._drop([job for job in self._queued()
+            stale.extend(self._drop([job for job in self._queue.jobs()
                                      if job.owner == owner and job.replaces == replaces]))
             for job in self._running:
                 if job.owner == owner and job.replaces == replaces:
@@ -257,7 +198,7 @@ class ModelService:
         if owner is not None:
             cap = MAX_QUEUED_USER_JOBS if priority <= PRIORITY_USER else (
                 MAX_QUEUED_PREFETCH_JOBS)
-            waiting = len(self._queues.get(priority, {}).get(owner, ()))
+            waiting = self._queue.waiting(priority, owner)
             if waiting >= cap:
                 kind = "model jobs" if priority <= PRIORITY_USER else "prefetch jobs"
                 raise LimitError(
@@ -265,8 +206,7 @@ class ModelService:
                     f"is {cap}). Wait for them to finish, or cancel them, then try again.",
                     field="queue",
                 )
-        job = _QueuedJob(priority, next(self._order), fn, fut, owner, replaces, short)
-        self._queues.setdefault(priority, {}).setdefault(owner, deque()).append(job)
+        self._queue.add(priority, fn, fut, owner, replaces, short)
         self._cond.notify_all()
         return fut
 
@@ -275,14 +215,14 @@ class ModelService:
         with self._lock:
             if any(job.future is future for job in self._running):
                 return 0
-            for i, job in enumerate(self._service_order()):
+            for i, job in enumerate(self._queue.service_order()):
                 if job.future is future:
                     return i + (1 if self._running else 0)
         return None
 
     def pending_count(self) -> int:
         with self._lock:
-            return len(self._queued()) + len(self._running)
+            return len(self._queue.jobs()) + len(self._running)
 
     def cancel(self, future: Future) -> bool:
         """Cancel one job: dropped if queued, stopped at its next checkpoint if running.
@@ -290,7 +230,7 @@ class ModelService:
         Its future gets `lib.errors.Cancelled`. False if the job is unknown or already done.
         """
         with self._cond:
-            queued = [job for job in self._queued() if job.future is future]
+            queued = [job for job in self._queue.jobs() if job.future is future]
             self._drop(queued)
             running = [job for job in self._running
                        if job.future is future and not job.future.done()]
@@ -305,7 +245,7 @@ class ModelService:
         Returns how many jobs were dropped or told to stop.
         """
         with self._cond:
-            mine = self._drop([job for job in self._queued() if job.owner == owner])
+            mine = self._drop([job for job in self._queue.jobs() if job.owner == owner])
             running = [job for job in self._running if job.owner == owner]
             for job in running:
                 job.token.cancel()
@@ -317,10 +257,10 @@ class ModelService:
     def cancel_prefetch(self, owner: str) -> int:
         """Drop this owner's queued prefetch jobs (not the running one); returns how many."""
         with self._lock:
-            dropped = [job for job in self._queued()
+            dropped = [job for job in self._queue.jobs()
                        if job.owner == owner and job.priority >= PRIORITY_PREFETCH]
             for job in dropped:
-                self._remove(job)
+                self._queue.remove(job)
         for job in dropped:
             job.future.cancel()
         return len(dropped)
@@ -330,7 +270,7 @@ class ModelService:
         and wait up to `timeout` seconds for the worker to finish. True if it did."""
         with self._cond:
             self._stopping = True
-            dropped = self._drop(self._queued())
+            dropped = self._drop(self._queue.jobs())
             for job in self._running:
                 job.token.cancel()
             self._cond.notify_all()
@@ -346,12 +286,12 @@ class ModelService:
         while True:
             with self._cond:
                 while not self._stopping and (
-                    not self._queued() or self._state in ("idle", "loading")
+                    not self._queue.jobs() or self._state in ("idle", "loading")
                 ):
                     self._cond.wait()
                 if self._stopping:
                     return
-                job = self._next_job()
+                job = self._queue.next_job()
                 assert job is not None
                 self._running.append(job)
                 model, state, error = self._model, self._state, self._error
@@ -368,7 +308,8 @@ class ModelService:
             with self._cond:
                 if self._stopping or self._state != "ready":
                     return
-                job = self._next_inline_job()
+                busy = {running.owner for running in self._running}
+                job = self._queue.next_inline_job(busy)
                 if job is None:
                     return
                 self._running.append(job)
@@ -380,7 +321,7 @@ class ModelService:
                     self._running.remove(job)
                     self._cond.notify_all()
 
-    def _run(self, job: _QueuedJob, model: Any, state: str, error: str | None, *,
+    def _run(self, job: QueuedJob, model: Any, state: str, error: str | None, *,
              inline: bool) -> None:
         if not job.future.set_running_or_notify_cancel():
             return
@@ -402,74 +343,3 @@ class ModelService:
             job.future.set_exception(e)
         else:
             job.future.set_result(result)
-
-
-Lookup = Callable[[Any, Any, Sequence[int], str], Any]
-
-
-def cached_lookup(model: Any, seq: Any, targets: Sequence[int], method: str) -> Any | None:
-    """The engine's cached scores (a `Salience`) or None; never computes."""
-    from lib import pipeline  # imported late: pages must render while JAX loads
-
-    return pipeline.cached_salience(model, seq, targets, method)
-
-
-def request_salience(service: ModelService, seq: Any, targets: Sequence[int], method: str,
-                     compute: Callable[..., Any], *, owner: str | None = None,
-                     lookup: Lookup = cached_lookup, replaces: str | None = None) -> Future:
-    """A user's salience request at priority 0; done at once when the engine has the scores.
-
-    `compute(model, seq, targets, method)` returns the scores (a `Salience`) and is expected to
-    fill the cache `lookup(model, seq, targets, method)` reads (the engine's does). It is a
-    short job (it may run between the pieces of another owner's long one); pass `replaces`
-    (e.g. "salience:<session>") so a newer click cancels this one while it waits.
-    """
-    model = service.model
-    hit = lookup(model, seq, targets, method) if model is not None else None
-    if hit is not None:
-        fut: Future = Future()
-        fut.set_result(hit)
-        return fut
-
-    def job(model: Any) -> Any:
-        cached = lookup(model, seq, targets, method)  # a prefetch may have filled it meanwhile
-        if cached is not None:
-            return cached
-        return compute(model, seq, list(targets), method)
-
-    return service.submit(job, priority=PRIORITY_USER, owner=owner, replaces=replaces,
-                          short=True)
-
-
-def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequence[int]],
-                      method: str, compute_batch: Callable[..., list], *, owner: str,
-                      batch_size: int = 4, lookup: Lookup = cached_lookup) -> list[Future]:
-    """Queue prefetch jobs (priority 1) for every target not cached yet, a few per job.
-
-    Small batches let a click overtake prefetching between batches; each job re-checks the
-    cache when it runs, so nothing is computed twice.
-    """
-    service.cancel_prefetch(owner)
-    model = service.model
-    # Segments past the model's salience limit are skipped: a click on one says why, and one
-    # such segment must not fail the prefetch of the others in its batch.
-    limit = getattr(model, "max_salience_tokens", None)
-    todo = [list(t) for t in targets
-            if t and (limit is None or max(t) <= limit)
-            and (model is None or lookup(model, seq, t, method) is None)]
-    futures = []
-    for i in range(0, len(todo), batch_size):
-        chunk = todo[i:i + batch_size]
-
-        def job(model: Any, chunk: list = chunk) -> int:
-            missing = [t for t in chunk if lookup(model, seq, t, method) is None]
-            if not missing:
-                return 0
-            compute_batch(model, seq, missing, method)
-            return len(missing)
-
-        try:
-            futures.append(service.submit(job, priority=PRIORITY_PREFETCH, owner=owner))
-        except LimitError:
-            break  # enough queued for this owner: the rest is computed on click
-    return futures

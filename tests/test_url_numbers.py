@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib.errors import InputError
-from lib.ui.view import parse_selection
+from lib.selection import parse_selection
 from tests.hostile_corpus import NON_ASCII_DIGITS
 
 

@@ -1,0 +1,107 @@
+"""The model worker's queue of jobs: priorities, one lane per owner, round robin within each.
+
+Clicks and generation (priority 0) always go before prefetching (priority 1); within a
+priority, owners are served in turn (one job of each owner with work queued, then the next
+round), so one owner's burst cannot starve the others. Only data structures here: no threads
+and no lock of its own. `lib.worker.ModelService` owns one queue and calls it under its lock;
+kept apart so the serving order can be read (and reasoned about) without the threading.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Collection
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.cancel import CancelToken
+
+PRIORITY_USER = 0
+PRIORITY_PREFETCH = 1
+
+Job = Callable[[Any], Any]
+
+
+@dataclass(eq=False)
+class QueuedJob:
+    """One job: `fn(model)`, the future its result goes to, and who asked for it."""
+
+    priority: int
+    order: int
+    fn: Job
+    future: Future
+    owner: str | None = None
+    replaces: str | None = None
+    short: bool = False
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+class JobQueue:
+    """Queued (not yet running) jobs by priority, then owner. Callers hold the service's lock."""
+
+    def __init__(self) -> None:
+        # priority -> owner -> that owner's queued jobs in order. The owners' dict order is the
+        # rotation: the owner served last moves to the end.
+        self._lanes: dict[int, dict[str | None, deque[QueuedJob]]] = {}
+        self._order = itertools.count()
+
+    def add(self, priority: int, fn: Job, future: Future, owner: str | None,
+            replaces: str | None, short: bool) -> QueuedJob:
+        """Queue a new job at the end of its owner's lane."""
+        job = QueuedJob(priority, next(self._order), fn, future, owner, replaces, short)
+        self._lanes.setdefault(priority, {}).setdefault(owner, deque()).append(job)
+        return job
+
+    def jobs(self) -> list[QueuedJob]:
+        """Every queued job (in no particular order)."""
+        return [job for by_owner in self._lanes.values() for jobs in by_owner.values()
+                for job in jobs]
+
+    def waiting(self, priority: int, owner: str | None) -> int:
+        """How many jobs this owner has queued at this priority."""
+        return len(self._lanes.get(priority, {}).get(owner, ()))
+
+    def service_order(self) -> list[QueuedJob]:
+        """Queued jobs in the order the worker will run them (priority, then round robin)."""
+        out: list[QueuedJob] = []
+        for priority in sorted(self._lanes):
+            lanes = [list(jobs) for jobs in self._lanes[priority].values()]
+            for depth in range(max((len(lane) for lane in lanes), default=0)):
+                out.extend(lane[depth] for lane in lanes if depth < len(lane))
+        return out
+
+    def remove(self, job: QueuedJob) -> None:
+        """Take `job` out of the queue, wherever it is in its lane (no-op if not queued)."""
+        by_owner = self._lanes.get(job.priority, {})
+        lane = by_owner.get(job.owner)
+        if lane is not None and job in lane:
+            lane.remove(job)
+            if not lane:
+                del by_owner[job.owner]
+
+    def _take(self, job: QueuedJob) -> QueuedJob:
+        """Remove `job` (first of its owner's lane) and move its owner to the end of the turn."""
+        by_owner = self._lanes[job.priority]
+        lane = by_owner.pop(job.owner)
+        lane.popleft()
+        if lane:
+            by_owner[job.owner] = lane
+        return job
+
+    def next_job(self) -> QueuedJob | None:
+        """The job to run next (taken out of the queue), or None when it is empty."""
+        for priority in sorted(self._lanes):
+            by_owner = self._lanes[priority]
+            if by_owner:
+                return self._take(next(iter(by_owner.values()))[0])
+        return None
+
+    def next_inline_job(self, busy_owners: Collection[str | None]) -> QueuedJob | None:
+        """The next short user job of an owner not in `busy_owners` (taken out), or None: to
+        run between the pieces of a long job."""
+        for owner, lane in self._lanes.get(PRIORITY_USER, {}).items():
+            if owner not in busy_owners and lane[0].short:
+                return self._take(lane[0])
+        return None
