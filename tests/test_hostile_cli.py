@@ -120,8 +120,8 @@ def test_generation_settings_out_of_range(capsys, extra, fragment):
 
 
 def test_prompt_over_the_limit(capsys):
-    line = one_line_error(capsys, "generate", "--model", "tiny", "--prompt", "a " * 3000)
-    assert "over this model's limit of 1024" in line
+    line = one_line_error(capsys, "generate", "--model", "tiny", "--prompt", "a " * 9000)
+    assert "over this model's limit of 8192" in line
 
 
 def test_prompt_file_not_utf8(capsys, tmp_path):

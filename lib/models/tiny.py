@@ -66,6 +66,10 @@ def _randomise_norm_scales(backbone, seed: int) -> None:
             variable.assign(keras.random.normal(variable.shape, stddev=0.3, seed=rng))
 
 
+# Gemma 1/2 run keras-hub's blocks, whose cached attention builds cache x cache masks.
+TINY_TOKEN_LIMITS = {"gemma3": 8192, "gemma2": 1024, "gemma": 1024}
+
+
 def load_tiny(spec: str) -> LoadedModel:
     family = {"tiny": "gemma3", "tiny-gemma3": "gemma3", "tiny-gemma2": "gemma2",
               "tiny-gemma1": "gemma"}[spec]
@@ -76,6 +80,8 @@ def load_tiny(spec: str) -> LoadedModel:
         backbone=backbone,
         tokenizer=TextTokenizer(tiny_vocab_proto()),
         fingerprint=weights_fingerprint(backbone),
-        max_prompt_tokens=1024,
-        max_salience_tokens=1024,
+        # Tiny Gemma 3 runs the layered salience and our own generation stack: it takes whole
+        # documents like the embedded model (tests of long-document features run on it).
+        max_prompt_tokens=TINY_TOKEN_LIMITS[family],
+        max_salience_tokens=TINY_TOKEN_LIMITS[family],
     )

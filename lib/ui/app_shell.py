@@ -40,8 +40,14 @@ def _limits() -> None:
                       "tokens"]
         else:
             lines.append("- Token limits: shown once the model has loaded")
+        from lib.documents import MAX_DOCUMENT_BYTES
+        from lib.input_limits import MAX_PROMPT_CHARS, MAX_VARIABLE_VALUE_CHARS
+
         lines += [f"- New tokens per generation: **1–{lim['max_new_tokens']}**",
-                  f"- Prompt file upload: **{lim['upload_bytes'] / 1e6:g} MB**"]
+                  f"- Prompt file upload: **{lim['upload_bytes'] / 1e6:g} MB**",
+                  f"- Document upload: **{MAX_DOCUMENT_BYTES / 2**20:g} MB** file, "
+                  f"**{MAX_VARIABLE_VALUE_CHARS:,}** characters of text",
+                  f"- Typed prompt: **{MAX_PROMPT_CHARS:,}** characters"]
         if "run_bytes" in lim:
             runs = lim["store_runs"]
             lines += [f"- One saved run: **{common.size_text(lim['run_bytes'])}**",

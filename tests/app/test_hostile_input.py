@@ -123,11 +123,11 @@ def test_hostile_upload_fields_are_kept_exactly_and_labelled_as_text():
 
 # ---- prompt length, settings, regex --------------------------------------------------------
 def test_prompt_over_the_limit_is_a_specific_error_and_kept():
-    text = "a " * 3000
+    text = "a " * 9000
     at = _raw(make_app().run(), text)
     at.button(key="dbg_generate").click().run()
     no_crash(at)
-    assert any("over this model's limit of 1024" in e for e in errors(at)), errors(at)
+    assert any("over this model's limit of 8192" in e for e in errors(at)), errors(at)
     assert at.text_area(key="dbg_raw").value == text
 
 

@@ -25,7 +25,8 @@ def test_limits_panel_shows_the_models_token_limits():
     text = " ".join(m.value for m in at.sidebar.markdown)
     # The model is loaded in this process already, so its limits are shown, not a placeholder.
     assert f"{model.max_prompt_tokens:,}" in text and f"{model.max_salience_tokens:,}" in text
-    assert "1–512" in text and "5 MB" in text
+    assert "1–512" in text and "5 MB" in text and "16 MB" in text  # .jsonl file, one run
+    assert "100,000" in text  # characters of a document or a typed prompt
     assert at.number_input(key="dbg_max_new").max == 512
 
 
