@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from lib.errors import InputError
 from lib.records import Segment, TokenSequence
-from lib.render import in_part
+from lib.render import in_part, part_range
 
 PARAGRAPH_THRESHOLD_TOKENS = 1_000  # longer prompts open at paragraph granularity
 SHORT_PROMPT_GRANULARITY = "words"
@@ -135,19 +135,6 @@ class DensityStrip:
     peak: float  # the fullest bin's total (0 when nothing is salient)
 
 
-def _part_span(seq: TokenSequence, part: str) -> tuple[int, int]:
-    boundary = len(seq.input_text)
-    if part == "prompt":
-        return 0, boundary
-    if part == "target":
-        return boundary, len(seq.text)
-    if part == "all":
-        return 0, len(seq.text)
-    raise InputError(
-        f"Unknown part {str(part)[:20]!r}; use 'prompt', 'target' or 'all'.", field="part"
-    )
-
-
 def density_strip(
     seq: TokenSequence,
     token_scores: Sequence[float],
@@ -172,7 +159,7 @@ def density_strip(
             f"(got {str(bins)[:20]!r}).",
             field="bins",
         )
-    start, end = _part_span(seq, part)
+    start, end = part_range(seq, part)
     length = end - start
     k = max(1, min(bins, length))
     edges = [start + (length * i) // k for i in range(k + 1)]

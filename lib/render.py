@@ -191,44 +191,11 @@ def render_segments_html(
     segments are drawn without colour or `data-salience`. Text between segments (spaces
     between words) is plain; hidden special tokens are left out.
     """
-    if scores is not None and len(scores) != len(segments):
-        raise ValueError(f"{len(scores)} scores for {len(segments)} segments.")
-    if scores is not None and scale is None:
-        scale = colour_scale(scores, signed=False)
-    if scores is not None:
-        get_palette(palette)
-    selected_set = {int(i) for i in selected}
-    html_parts: list[str] = []
-    if include_style:
-        html_parts.append(f"<style>{STYLE_CSS}</style>")
-    html_parts.append(f'<div class="salience-text" data-part="{escape_html(part)}">')
-    for piece in overlay_pieces(seq, segments, part):
-        if piece.k is None:
-            html_parts.append(safe_html(piece.text))
-            continue
-        classes = ["seg"]
-        if piece.index in selected_set:
-            classes.append("selected")
-        if piece.special:
-            classes.append("special")
-        attrs = [
-            f'class="{" ".join(classes)}"',
-            f'data-segment-index="{piece.index}"',
-            f'data-token-start="{piece.token_start}"',
-            f'data-token-end="{piece.token_end}"',
-        ]
-        number = ""
-        if scores is not None:
-            assert scale is not None
-            look = paint(float(scores[piece.k]), scale, palette, intensity)
-            attrs.append(f'data-salience="{escape_html(look.salience)}"')
-            attrs.append(f'title="{escape_html(look.label)}"')
-            attrs.append(f'style="background-color:{look.background};color:{look.colour}"')
-            if show_numbers:
-                number = f'<sup class="score">{escape_html(look.label)}</sup>'
-        html_parts.append(f"<span {' '.join(attrs)}>{safe_html(piece.text)}</span>{number}")
-    html_parts.append("</div>")
-    return "".join(html_parts)
+    from lib.render_reading import render_document_overlay_html  # one overlay renderer
+
+    return render_document_overlay_html(
+        seq, segments, scores, scale, palette=palette, intensity=intensity,
+        show_numbers=show_numbers, selected=selected, part=part, include_style=include_style)
 
 
 def _looks(segments: Sequence[Segment], values: Sequence[float], selected: Collection[int],

@@ -19,7 +19,7 @@ from lib.reading import (
     rank_segments,
 )
 from lib.records import TokenSequence
-from lib.render import colour_scale, render_segments_html
+from lib.render import colour_scale
 from lib.render_reading import (
     anchor_id,
     anchor_ids,
@@ -236,19 +236,6 @@ def collect(markup: str) -> Collector:
     c.feed(markup)
     c.close()
     return c
-
-
-@pytest.mark.parametrize("granularity", ["words", "paragraphs"])
-def test_overlay_without_hooks_is_the_plain_overlay(apache, granularity):
-    segs = segment_sequence(apache, granularity)
-    scores = segment_scores(segs, word_scores(apache))
-    scale = colour_scale(scores, signed=False)
-    for part in ("prompt", "all"):
-        plain = render_segments_html(apache, segs, scores, scale, palette="blues", part=part,
-                                     include_style=False)
-        assert render_document_overlay_html(
-            apache, segs, scores, scale, palette="blues", part=part, include_style=False
-        ) == plain
 
 
 def test_folded_overlay_keeps_every_character_and_anchors(apache):

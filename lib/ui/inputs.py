@@ -16,6 +16,13 @@ from lib.input_limits import (
     MAX_VARIABLE_VALUE_CHARS,
 )
 from lib.records import GenerationSettings
+from lib.templates import (
+    BUILTIN_TEMPLATES,
+    document_variables,
+    get_template,
+    render_template,
+    template_variables,
+)
 from lib.ui import common
 from lib.ui.document_input import document_input
 
@@ -40,13 +47,6 @@ class PromptInputs:
 
 
 def _template_inputs() -> PromptInputs:
-    from lib.templates import (
-        BUILTIN_TEMPLATES,
-        document_variables,
-        get_template,
-        render_template,
-        template_variables,
-    )
 
     ids = [t.id for t in BUILTIN_TEMPLATES]
     if st.session_state.get("dbg_template_id") not in ids:
@@ -203,13 +203,6 @@ def target_choice(inputs: PromptInputs) -> tuple[str, str]:
 def variant_inputs(n: int) -> list[PromptInputs]:
     """Compare's n template variants (keys `cmp_tpl_<i>`, `cmp_text_<i>`); their variables are
     shared (`cmp_var_<name>`): the same values go into every variant."""
-    from lib.templates import (
-        BUILTIN_TEMPLATES,
-        document_variables,
-        get_template,
-        render_template,
-        template_variables,
-    )
 
     ids = [t.id for t in BUILTIN_TEMPLATES]
     cols = st.columns(n)
