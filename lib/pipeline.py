@@ -111,12 +111,11 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
                          f"Salience for {len(todo)} target{'s' if len(todo) > 1 else ''}: "
                          f"{message.lower()}")
 
-        l2, dot, _ = model.functions.salience(seq.ids, chunk, pad_id=model.tokenizer.pad_id,
-                                              progress=piece_progress)
+        scores, _ = model.functions.salience_scores(seq.ids, chunk, pad_id=model.tokenizer.pad_id,
+                                                    progress=piece_progress)
         with _cache_lock:
-            for j, t in enumerate(chunk):
-                _cache[_key(model, seq, t)] = {"grad_l2": tuple(l2[j].tolist()),
-                                               "grad_dot_input": tuple(dot[j].tolist())}
+            for j, t in enumerate(chunk):  # every method the registry derives from the gradient
+                _cache[_key(model, seq, t)] = {m: tuple(v[j].tolist()) for m, v in scores.items()}
                 while len(_cache) > _CACHE_SIZE:
                     _cache.popitem(last=False)
         if progress:

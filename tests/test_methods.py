@@ -88,3 +88,28 @@ def test_the_ui_and_the_cli_list_methods_and_granularities_from_the_registries()
         assert args.granularity == g
     with pytest.raises(SystemExit):
         parser.parse_args(["salience", "--prompt", "x", "--method", "integrated_gradients"])
+
+
+@pytest.mark.parametrize("layered", [True, False])
+def test_the_engine_computes_every_registered_method(monkeypatch, layered):
+    """Registering an entry is all it takes: the engine (both paths) returns its scores, from
+    the same gradient as the others, and the pipeline caches them."""
+    from lib import pipeline
+    from lib.salience import methods
+    from lib.salience.forward import ModelFunctions
+
+    model = pipeline.get_model("tiny-gemma3")
+    extra = MethodInfo("grad_l1", "Grad L1", False, "sum of |gradient|",
+                       scores_from=lambda g: abs(g.grads).sum(-1))
+    monkeypatch.setitem(methods.METHODS, "grad_l1", extra)
+    fns = ModelFunctions(model.backbone, precision="float32")  # traces with the new registry
+    ids = [model.tokenizer.bos_id, *model.tokenizer.encode("The policy applies to everyone.")]
+    target = [len(ids) - 2, len(ids) - 1]
+    scores, _ = fns.salience_scores(ids, [target], layered=layered)
+    assert set(scores) == {"grad_l2", "grad_dot_input", "grad_l1"}
+    ref = fns.reference_gradient(ids, target)  # jax.grad of a plain forward
+    want = np.abs(ref).sum(-1)
+    live = slice(0, max(target))
+    assert scores["grad_l1"][0, live] == pytest.approx(want[live], rel=1e-4, abs=1e-6)
+    assert scores["grad_l2"][0, live] == pytest.approx(np.linalg.norm(ref, axis=-1)[live],
+                                                      rel=1e-4, abs=1e-6)

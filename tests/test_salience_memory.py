@@ -25,13 +25,13 @@ def test_batches_are_cut_by_targets_times_tokens(tiny, monkeypatch):
     seq = pipeline.sequence_for_target(tiny, PROMPT, TARGET)
     targets = [[i] for i in range(seq.prompt_length, len(seq.tokens))]
     calls = []
-    real = type(tiny.functions).salience
+    real = type(tiny.functions).salience_scores
 
     def counting(self, ids, chunk, **kw):
         calls.append(len(chunk))
         return real(self, ids, chunk, **kw)
 
-    monkeypatch.setattr(type(tiny.functions), "salience", counting)
+    monkeypatch.setattr(type(tiny.functions), "salience_scores", counting)
     # tiny Gemma 3 runs the layered path, whose batches are cut by a cotangent byte budget.
     per_target = pipeline.COTANGENT_COPIES * len(seq.tokens) * tiny.functions.hidden_dim * 4
     monkeypatch.setattr(pipeline, "BATCH_BYTES", 3 * per_target)

@@ -32,6 +32,7 @@ from lib.salience.blocked_attention import block_size, padded_length
 from lib.salience.fused_ce import token_nll
 from lib.salience.gemma3_stack import Gemma3Stack
 from lib.salience.layered import LayeredSalience
+from lib.salience.methods import scores_from_gradient
 from lib.salience.precision import PRECISIONS, default_precision
 
 
@@ -145,7 +146,7 @@ class ModelFunctions:
                        full_vocab_logits=False):
         """ids [T] (padded), length: real tokens, positions [P] (token index predicted; >= 1),
         target_matrix [J, P] (1 where position p belongs to target j).
-        Returns grad_l2 [J, T], grad_dot_input [J, T], loss [J]."""
+        Returns ({method id: scores [J, T]} for every one-gradient method, loss [J])."""
         x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
         padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
         labels = ids[positions]
@@ -175,19 +176,25 @@ class ModelFunctions:
         losses, vjp = jax.vjp(token_losses, x_emb)
         (grads,) = jax.vmap(vjp)(target_matrix.astype(losses.dtype))
         grads = grads[:, 0]  # [J, T, D]
-        grad_l2 = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
-        grad_dot_input = jnp.sum(grads * x_emb[0][None], axis=-1)
-        return grad_l2, grad_dot_input, target_matrix @ losses
+        return scores_from_gradient(grads, x_emb[0]), target_matrix @ losses
 
-    def salience(
+    def salience(self, ids: Sequence[int], targets: Sequence[Sequence[int]], **options: Any
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(grad_l2 [J, N], grad_dot_input [J, N], summed loss [J]): `salience_scores` for the
+        two gradient methods (the form the tests and benchmarks read)."""
+        scores, loss = self.salience_scores(ids, targets, **options)
+        return scores["grad_l2"], scores["grad_dot_input"], loss
+
+    def salience_scores(
         self, ids: Sequence[int], targets: Sequence[Sequence[int]], *, pad_id: int = 0,
         truncate: bool = True, weights: Sequence[jax.Array] | None = None,
         full_vocab_logits: bool = False, precision: str | None = None,
         layered: bool | None = None, progress: Callable[[float, str], None] | None = None,
         block: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """grad_l2 [J, N], grad_dot_input [J, N] and summed target loss [J] for each target (a
-        set of token indices >= 1) over all N = `len(ids)` tokens.
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Every registered one-gradient method's scores ({id: [J, N]}, from one gradient:
+        lib.salience.methods) and the summed target loss [J] for each target (a set of token
+        indices >= 1) over all N = `len(ids)` tokens.
 
         With `truncate` (the fast path) the sequence is cut after the last target token: later
         tokens cannot influence it (their scores are exactly 0). `weights` replaces the model's
@@ -235,18 +242,17 @@ class ModelFunctions:
         # The naive benchmark variant keeps keras-hub's full forward.
         packed = None if full_vocab_logits else self._packed_for(weights, precision)
         if layered:
-            l2, dot, loss = self.layered.run(weights, packed, ids_arr, cut + 1, pos_arr, matrix,
-                                             block, progress)
+            scores, loss = self.layered.run(weights, packed, ids_arr, cut + 1, pos_arr, matrix,
+                                            block, progress)
         else:
-            l2, dot, loss = self._salience(weights, packed, ids_arr, np.int32(cut + 1), pos_arr,
-                                           matrix, full_vocab_logits=full_vocab_logits)
-        l2 = np.asarray(l2, dtype=np.float64)[: len(targets)]
-        dot = np.asarray(dot, dtype=np.float64)[: len(targets)]
-        full_l2 = np.zeros((len(targets), n))
-        full_dot = np.zeros((len(targets), n))
-        full_l2[:, : cut + 1] = l2[:, : cut + 1]
-        full_dot[:, : cut + 1] = dot[:, : cut + 1]
-        return full_l2, full_dot, np.asarray(loss, dtype=np.float64)[: len(targets)]
+            scores, loss = self._salience(weights, packed, ids_arr, np.int32(cut + 1), pos_arr,
+                                          matrix, full_vocab_logits=full_vocab_logits)
+        out = {}
+        for method, values in scores.items():  # cut to the real targets and tokens
+            full = np.zeros((len(targets), n))
+            full[:, : cut + 1] = np.asarray(values, dtype=np.float64)[: len(targets), : cut + 1]
+            out[method] = full
+        return out, np.asarray(loss, dtype=np.float64)[: len(targets)]
 
     # -- plain forward -------------------------------------------------------------------
 

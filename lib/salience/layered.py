@@ -28,6 +28,7 @@ import numpy as np
 from lib.cancel import checkpoint
 from lib.salience.fused_ce import token_nll
 from lib.salience.gemma3_stack import Gemma3Stack
+from lib.salience.methods import scores_from_gradient
 
 ProgressFn = Callable[[float, str], None]
 ROW_CHUNK = 1024  # rows per feed-forward backward chunk: 8 MB per [rows, 2048] array
@@ -72,9 +73,7 @@ class LayeredSalience:
     def _scores_impl(self, table, ids, grads):
         x_emb = jnp.take(table, ids, axis=0)
         grads = grads * jnp.asarray(self.scale, grads.dtype).astype(grads.dtype)
-        grad_l2 = jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1))
-        grad_dot_input = jnp.sum(grads * x_emb[None], axis=-1)
-        return grad_l2, grad_dot_input
+        return scores_from_gradient(grads, x_emb)  # every registered one-gradient method
 
     def _pieces(self, k: int):
         """The compiled forward and backward pieces for layer k's kind."""
@@ -115,7 +114,7 @@ class LayeredSalience:
     def run(self, weights, packed: dict[str, Any], ids: np.ndarray, length: int,
             positions: np.ndarray, matrix: np.ndarray, block: int,
             progress: ProgressFn | None = None):
-        """grad_l2 [J, T], grad_dot_input [J, T] and summed loss [J] (numpy), for padded `ids`
+        """({method id: scores [J, T]}, summed loss [J]) as numpy, for padded `ids`
         [T] with `length` real tokens, target `positions` [P] (token predicted, >= 1) and
         `matrix` [J, P] (1 where position p belongs to target j)."""
         layers = packed["layers"]
@@ -148,5 +147,5 @@ class LayeredSalience:
         for k in range(n - 2, -1, -1):
             grads = self._pieces(k)[1](layers[k], inputs.pop(), length, grads, block=block)
             step(f"Backward pass: layer {k + 1} of {n}", grads)
-        l2, dot = self._scores(table, ids, grads)
-        return np.asarray(l2), np.asarray(dot), np.asarray(loss)
+        scores = self._scores(table, ids, grads)
+        return {k: np.asarray(v) for k, v in scores.items()}, np.asarray(loss)

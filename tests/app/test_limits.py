@@ -18,12 +18,17 @@ def test_ui_max_new_tokens_matches_the_engine():
 def test_limits_panel_shows_the_models_token_limits():
     from lib import pipeline
 
+    from lib.ui.model_service import get_service
+
     model = pipeline.get_model("tiny")
     at = make_app()
     at.run()
     no_crash(at)
+    # The server's model service loads in the background (instantly here: the model is in this
+    # process already); once it is ready the panel shows its limits, not a placeholder.
+    get_service("tiny").wait_loaded(120)
+    at.run()
     text = " ".join(m.value for m in at.sidebar.markdown)
-    # The model is loaded in this process already, so its limits are shown, not a placeholder.
     assert f"{model.max_prompt_tokens:,}" in text and f"{model.max_salience_tokens:,}" in text
     assert "1–512" in text and "5 MB" in text and "16 MB" in text  # .jsonl file, one run
     assert "100,000" in text  # characters of a document or a typed prompt
