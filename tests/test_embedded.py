@@ -91,8 +91,8 @@ def test_token_limit_is_the_measured_one_for_salience_and_generation(model, rows
     from lib.models.gguf_gemma3 import TOKEN_LIMIT
 
     assert model.max_salience_tokens == model.max_prompt_tokens == TOKEN_LIMIT == 8192
-    seq = pipeline.sequence_for_target(model, rows["gsm8k"]["prompt"], " and" * 8200)
-    assert len(seq.tokens) > TOKEN_LIMIT + 1
+    seq = pipeline.sequence_for_target(model, " and" * (TOKEN_LIMIT - 12), " and" * 30)
+    assert seq.prompt_length < TOKEN_LIMIT + 1 < len(seq.tokens)
     with pytest.raises(LimitError, match=f"first {TOKEN_LIMIT} tokens"):
         pipeline.salience(model, seq, [TOKEN_LIMIT + 1])
     with pytest.raises(LimitError, match=f"limit of {TOKEN_LIMIT}"):

@@ -16,7 +16,8 @@ IN_VIEW = """id => { const el = document.getElementById(id); if (!el) return fal
 
 def test_contract_template_reading_view_jumps_to_the_top_passage(tiny_server, page) -> None:  # noqa: ANN001
     ops.open_app(page, tiny_server.url)
-    page.get_by_label("Template").click()  # the template picker (a select box)
+    picker = page.locator("[data-testid='stSelectbox']").filter(has_text="Template").first
+    picker.click()  # the template picker
     page.get_by_role("option", name="Answer a question about a contract").click()
     # A document variable: paste or upload; the Apache License 2.0 text is the default.
     page.get_by_text("Upload a document for document").wait_for(timeout=60_000)
