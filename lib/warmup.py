@@ -10,7 +10,7 @@ before anyone asks. A reviewer's own jobs go first (the worker serves them betwe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from lib.cancel import checkpoint
 from lib.models.loaded_model import LoadedModel
@@ -26,6 +26,14 @@ ProgressFn = Callable[[float, str], None]
 
 def warm_up(model: LoadedModel, progress: ProgressFn | None = None) -> dict[str, int]:
     """Run the built-in templates' first generation and clicks; returns what was warmed."""
+    return list(warm_up_steps(model, progress))[-1]
+
+
+def warm_up_steps(model: LoadedModel, progress: ProgressFn | None = None
+                  ) -> Iterator[dict[str, int]]:
+    """The warm-up one model call at a time (a generation, or one salience call), yielding
+    what was warmed so far after each: the server runs each step as its own low-priority job,
+    so a reviewer's Generate or click waits for one step at most, never for the whole."""
     from lib import pipeline
     from lib.salience.blocked_attention import padded_length
     from lib.templates import BUILTIN_TEMPLATES
@@ -35,6 +43,7 @@ def warm_up(model: LoadedModel, progress: ProgressFn | None = None) -> dict[str,
     for k, template in enumerate(templates):
         settings = GenerationSettings(max_new_tokens=PAGE_MAX_NEW_TOKENS, stop=template.stop)
         gen = pipeline.generate(model, template.render(), settings)
+        yield {"templates": k, "salience_calls": calls}
         seq = gen.sequence
         ends: dict[int, list[int]] = {}  # length bucket -> output token positions ending in it
         for i in range(seq.prompt_length, len(seq.tokens)):
@@ -43,10 +52,13 @@ def warm_up(model: LoadedModel, progress: ProgressFn | None = None) -> dict[str,
         for positions in ends.values():
             checkpoint()
             pipeline.salience(model, seq, [positions[-1]])  # a click: one target
+            calls += 1
+            yield {"templates": k, "salience_calls": calls}
             batch = [[p] for p in positions[-PREFETCH_BATCH:]]
             if len(batch) > 1:
                 pipeline.salience_batch(model, seq, batch)  # a prefetch batch
-            calls += 2
+                calls += 1
+                yield {"templates": k, "salience_calls": calls}
         if progress:
             progress((k + 1) / len(templates), f"Warmed up {template.title}")
-    return {"templates": len(templates), "salience_calls": calls}
+    yield {"templates": len(templates), "salience_calls": calls}

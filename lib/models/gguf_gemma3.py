@@ -7,6 +7,7 @@ keras-hub preset folder (plus our fingerprint) and loaded from there afterwards.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
@@ -17,13 +18,14 @@ import numpy as np
 
 from lib.errors import ModelLoadError
 from lib.models.gemma3_config import gemma3_backbone
-from lib.models.loaded_model import LoadedModel, weights_fingerprint
+from lib.models.loaded_model import LoadedModel
 from lib.paths import cache_dir
 from lib.tokenizer import TextTokenizer
 
 log = logging.getLogger(__name__)
 EMBEDDED_NAME = "Gemma 3 270M (pretrained, embedded GGUF)"
 VOCAB_FILE = "vocabulary.spm"
+DEQUANTISE_ROWS = 8192
 CACHE_VERSION = 3  # bump when the conversion changes, so old caches are rebuilt
 ProgressFn = Callable[[float, str], None]
 
@@ -85,7 +87,8 @@ def vocabulary_proto(reader) -> bytes:
 
 
 def convert(gguf_path: Path, progress: ProgressFn | None = None):
-    """(Gemma3Backbone, proto bytes) from a Gemma 3 GGUF file."""
+    """(Gemma3Backbone with uninitialised variables, their values in `backbone.weights` order,
+    vocabulary proto bytes) from a Gemma 3 GGUF file."""
     import gguf
 
     if progress:
@@ -103,8 +106,6 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
     tensors = {t.name: t for t in reader.tensors}
     vocab = int(tensors["token_embd.weight"].shape[1])
     import keras
-
-    from lib.models.mapped_weights import finish_assignment
 
     config = dict(
         vocabulary_size=vocab,
@@ -125,41 +126,61 @@ def convert(gguf_path: Path, progress: ProgressFn | None = None):
 
     def array(name: str) -> np.ndarray:
         t = tensors[name]
-        data = gguf.quants.dequantize(t.data, t.tensor_type)
+        shape = [int(d) for d in reversed(t.shape)]
         # GGUF shapes are (in, out) in its own order; dequantised arrays come out (out, in).
-        return np.asarray(data, dtype=np.float32).reshape([int(d) for d in reversed(t.shape)])
+        # Quantised tensors are rows of blocks: dequantise a few thousand rows at a time, since
+        # gguf's dequantiser holds several float32 temporaries of its input's full size (the
+        # 262,144-row table alone peaked at 3.8 GB).
+        out = np.empty((t.data.shape[0], int(np.prod(shape)) // t.data.shape[0]), np.float32)
+        for start in range(0, t.data.shape[0], DEQUANTISE_ROWS):
+            rows = t.data[start:start + DEQUANTISE_ROWS]
+            out[start:start + len(rows)] = np.asarray(
+                gguf.quants.dequantize(rows, t.tensor_type), np.float32).reshape(len(rows), -1)
+        return out.reshape(shape)
 
     def norm(name: str) -> np.ndarray:
         return array(name) - 1.0  # llama.cpp's converter adds 1; keras computes x * (1 + scale)
 
+    # Values as NumPy arrays, one per variable, written to the cache's files by the caller:
+    # the model is never held twice (variables and their NumPy sources) while converting.
+    values: dict[int, np.ndarray] = {}
+
+    def put(variable, value: np.ndarray) -> None:
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ModelLoadError(f"{gguf_path}: {variable.path} has shape {value.shape}, "
+                                 f"expected {tuple(variable.shape)}")
+        values[id(variable)] = np.ascontiguousarray(value, dtype=np.float32)
+
     if progress:
         progress(0.3, "Dequantising the weights")
-    backbone.token_embedding.embeddings.assign(array("token_embd.weight"))
+    put(backbone.token_embedding.embeddings, array("token_embd.weight"))
     for i, layer in enumerate(backbone.transformer_layers):
         p = f"blk.{i}."
         att = layer.attention
-        att.query_dense.kernel.assign(
+        put(att.query_dense.kernel,
             array(p + "attn_q.weight").reshape(n_heads, head_dim, hidden).transpose(0, 2, 1))
-        att.key_dense.kernel.assign(
+        put(att.key_dense.kernel,
             array(p + "attn_k.weight").reshape(n_kv, head_dim, hidden).transpose(0, 2, 1))
-        att.value_dense.kernel.assign(
+        put(att.value_dense.kernel,
             array(p + "attn_v.weight").reshape(n_kv, head_dim, hidden).transpose(0, 2, 1))
-        att.output_dense.kernel.assign(
+        put(att.output_dense.kernel,
             array(p + "attn_output.weight").reshape(hidden, n_heads, head_dim).transpose(1, 2, 0))
-        att.query_norm.scale.assign(norm(p + "attn_q_norm.weight"))
-        att.key_norm.scale.assign(norm(p + "attn_k_norm.weight"))
-        layer.pre_attention_norm.scale.assign(norm(p + "attn_norm.weight"))
-        layer.post_attention_norm.scale.assign(norm(p + "post_attention_norm.weight"))
-        layer.pre_ffw_norm.scale.assign(norm(p + "ffn_norm.weight"))
-        layer.post_ffw_norm.scale.assign(norm(p + "post_ffw_norm.weight"))
-        layer.gating_ffw.kernel.assign(array(p + "ffn_gate.weight").T)
-        layer.gating_ffw_2.kernel.assign(array(p + "ffn_up.weight").T)
-        layer.ffw_linear.kernel.assign(array(p + "ffn_down.weight").T)
+        put(att.query_norm.scale, norm(p + "attn_q_norm.weight"))
+        put(att.key_norm.scale, norm(p + "attn_k_norm.weight"))
+        put(layer.pre_attention_norm.scale, norm(p + "attn_norm.weight"))
+        put(layer.post_attention_norm.scale, norm(p + "post_attention_norm.weight"))
+        put(layer.pre_ffw_norm.scale, norm(p + "ffn_norm.weight"))
+        put(layer.post_ffw_norm.scale, norm(p + "post_ffw_norm.weight"))
+        put(layer.gating_ffw.kernel, array(p + "ffn_gate.weight").T)
+        put(layer.gating_ffw_2.kernel, array(p + "ffn_up.weight").T)
+        put(layer.ffw_linear.kernel, array(p + "ffn_down.weight").T)
         if progress:
             progress(0.3 + 0.5 * (i + 1) / n_layers, f"Converted layer {i + 1} of {n_layers}")
-    backbone.layer_norm.scale.assign(norm("output_norm.weight"))
-    finish_assignment(backbone)
-    return backbone, vocabulary_proto(reader)
+    put(backbone.layer_norm.scale, norm("output_norm.weight"))
+    missing = [v.path for v in backbone.weights if id(v) not in values]
+    if missing:
+        raise ModelLoadError(f"{gguf_path} has no tensor for {', '.join(missing[:5])}")
+    return backbone, [values.pop(id(v)) for v in backbone.weights], vocabulary_proto(reader)
 
 
 def cache_folder() -> Path:
@@ -190,7 +211,7 @@ def _from_cache(folder: Path) -> LoadedModel:
 
 
 def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
-    from lib.models.mapped_weights import save_mapped
+    from lib.models.mapped_weights import save_arrays
 
     folder = cache_folder()
     if (folder / "fingerprint.txt").is_file():
@@ -202,9 +223,7 @@ def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
             log.warning("embedded model cache %s unreadable (%s); converting again", folder, err)
     if progress:
         progress(0.0, "Converting the embedded GGUF model (first run only, ~30 s)")
-    backbone, proto = convert(_gguf_path(), progress)
-    model = LoadedModel(spec="embedded", name=EMBEDDED_NAME, backbone=backbone,
-                        tokenizer=TextTokenizer(proto), fingerprint=weights_fingerprint(backbone))
+    backbone, arrays, proto = convert(_gguf_path(), progress)
     if progress:
         progress(0.85, "Saving the converted model to the cache")
     # Write into a temporary folder and rename, so a crash never leaves a half-written cache
@@ -212,16 +231,18 @@ def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=folder.parent))
     try:
-        save_mapped(backbone, tmp)
+        fingerprint = save_arrays(backbone, arrays, tmp)
         (tmp / VOCAB_FILE).write_bytes(proto)
-        (tmp / "fingerprint.txt").write_text(model.fingerprint)
+        (tmp / "fingerprint.txt").write_text(fingerprint)
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # the model still works; only the cache failed
-        return model
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelLoadError(f"The converted embedded model could not be written to {folder} "
+                             f"({err}); free disk space or set STUDIO_CACHE_DIR.") from err
     for old in range(1, CACHE_VERSION):  # earlier formats of the same weights (1 GB each)
         shutil.rmtree(cache_dir() / f"gemma3-270m-embedded-v{old}", ignore_errors=True)
-    del model, backbone
-    return _from_cache(folder)  # mapped from the files: the converted copies are freed
+    del backbone, arrays
+    gc.collect()
+    return _from_cache(folder)  # mapped from the files just written

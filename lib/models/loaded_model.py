@@ -17,13 +17,27 @@ if TYPE_CHECKING:
 FAMILIES = ("gemma", "gemma2", "gemma3")
 
 
+class Fingerprint:
+    """The weights' hash, fed one variable (path and value) at a time, in `backbone.weights`
+    order."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.blake2b(digest_size=16)
+
+    def add(self, path: str, value: Any) -> None:
+        self._digest.update(path.encode())
+        self._digest.update(np.ascontiguousarray(np.asarray(value)).tobytes())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
 def weights_fingerprint(backbone: Any) -> str:
     """A short hash of every weight, in a fixed order: two models with the same fingerprint give
     the same outputs, so a saved run can tell whether the server's model can recompute it."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = Fingerprint()
     for variable in backbone.weights:
-        digest.update(variable.path.encode())
-        digest.update(np.ascontiguousarray(np.asarray(variable.value)).tobytes())
+        digest.add(variable.path, variable.value)
     return digest.hexdigest()
 
 

@@ -37,6 +37,32 @@ def save_mapped(backbone: Any, folder: Path) -> None:
     (folder / INDEX_FILE).write_text(json.dumps(paths))
 
 
+def save_arrays(backbone: Any, arrays: list[Any], folder: Path) -> str:
+    """Like `save_mapped` for a backbone whose values are NumPy arrays in `backbone.weights`
+    order (its variables may be uninitialised); each array is dropped from `arrays` once
+    written, so converting never holds the model twice. Returns the weights' fingerprint
+    (`weights_fingerprint`'s, from the same bytes)."""
+    import keras
+
+    from lib.models.loaded_model import Fingerprint
+
+    folder = Path(folder)
+    (folder / "weights").mkdir(parents=True, exist_ok=True)
+    (folder / CONFIG_FILE).write_text(json.dumps(keras.saving.serialize_keras_object(backbone),
+                                                 indent=1))
+    variables = backbone.weights
+    if len(arrays) != len(variables):
+        raise ValueError(f"{len(arrays)} arrays for {len(variables)} variables")
+    digest = Fingerprint()
+    for i, variable in enumerate(variables):
+        array, arrays[i] = arrays[i], None
+        np.save(folder / "weights" / f"{i:04d}.npy", array)
+        digest.add(variable.path, array)
+        del array
+    (folder / INDEX_FILE).write_text(json.dumps([v.path for v in variables]))
+    return digest.hexdigest()
+
+
 def build_uninitialised(config: dict) -> Any:
     """A backbone from its serialised config whose variables hold no values yet."""
     import keras

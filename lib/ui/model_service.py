@@ -40,14 +40,27 @@ def _service(spec: str) -> ModelService:
     # On SIGTERM: no new jobs, the running one stopped at its next checkpoint (lib.shutdown).
     register_closer(f"model service {spec}", svc.shutdown)
     if os.environ.get("STUDIO_WARMUP", "1") != "0":
-        svc.submit(_warm_up, priority=PRIORITY_PREFETCH, owner="server-warmup")
+        _warm_up_in_steps(svc)
     return svc
 
 
-def _warm_up(model: Any) -> Any:
-    from lib.warmup import warm_up  # the built-in templates' first shapes, compiled early
+def _warm_up_in_steps(svc: ModelService) -> None:
+    """The built-in templates' first shapes, compiled early (lib/warmup.py), one step per
+    low-priority job: every reviewer's job goes first, between any two steps."""
+    steps: list[Any] = []
 
-    return warm_up(model)
+    def step(model: Any) -> None:
+        if not steps:
+            from lib.warmup import warm_up_steps
+
+            steps.append(warm_up_steps(model))
+        try:
+            next(steps[0])
+        except StopIteration:
+            return
+        svc.submit(step, priority=PRIORITY_PREFETCH, owner="server-warmup")
+
+    svc.submit(step, priority=PRIORITY_PREFETCH, owner="server-warmup")
 
 
 def allowed_specs() -> list[str]:
