@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -71,7 +70,9 @@ def child(n: int, precision: str, runs: int, scores_out: str, prefill: bool) -> 
         t = time.perf_counter()
         pipeline.generate(model, prompt, settings)
         out["prefill_s"] = time.perf_counter() - t
-    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    # VmHWM: this process's own high-water mark (ru_maxrss carries the parent's over exec).
+    status = Path("/proc/self/status").read_text()
+    out["peak_rss_gb"] = int(status.split("VmHWM:")[1].split()[0]) / 1e6
     print("RESULT " + json.dumps(out))
 
 

@@ -39,7 +39,7 @@ def _service(spec: str) -> ModelService:
     svc.start()
     # On SIGTERM: no new jobs, the running one stopped at its next checkpoint (lib.shutdown).
     register_closer(f"model service {spec}", svc.shutdown)
-    if os.environ.get("STUDIO_WARMUP", "1") != "0":
+    if os.environ.get("STUDIO_WARMUP", "0") == "1":
         _warm_up_in_steps(svc)
     return svc
 

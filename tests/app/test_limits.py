@@ -17,7 +17,6 @@ def test_ui_max_new_tokens_matches_the_engine():
 @pytest.mark.usefixtures("studio_env")
 def test_limits_panel_shows_the_models_token_limits():
     from lib import pipeline
-
     from lib.ui.model_service import get_service
 
     model = pipeline.get_model("tiny")
