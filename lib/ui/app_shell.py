@@ -100,7 +100,7 @@ def run_app() -> None:
                 url_path="runs"),
     ]
     nav = st.navigation(pages)
-    gate()  # optional sign-in: an anonymous visitor gets a prompt, never the page or the run
+    gate(landing=nav.url_path == "")  # optional sign-in: an anonymous visitor gets a prompt, never the page or the run
     owner_id()
     guarded(_sidebar)
     nav.run()

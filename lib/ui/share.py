@@ -1,7 +1,7 @@
 """Share (save the view, show its link) and export (HTML report, scores as JSON).
 
-The exports are built only when the reviewer clicks their download button: the buttons get
-builder functions (Streamlit's deferred download), not documents made on every rerun.
+The exports are built only when the reviewer clicks their button: the buttons get builder
+functions (`lib.ui.export_button`), not documents made on every rerun.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from lib.records import Segment
 from lib.render import ColourScale
 from lib.ui import common
 from lib.ui.copy_link import copy_link
+from lib.ui.export_button import export_button
 from lib.ui.owner import owner_id
 from lib.ui.scores import collect_scores
 from lib.view import View, audit_data, view_to_record
@@ -106,10 +107,12 @@ def share_debug(view: View, out_segs: list[Segment], ui: dict[str, Any],
         st.success("Saved. Anyone with this link sees exactly this view (it is also listed "
                    "under Saved runs):")
         copy_link(link, key="dbg_copy_link")
-    c2.download_button("Export HTML report", report, file_name="salience-report.html",
-                       mime="text/html", key="dbg_export_html", on_click="ignore")
-    c3.download_button("Export scores (JSON)", scores_json, file_name="salience-scores.json",
-                       mime="application/json", key="dbg_export_json", on_click="ignore")
+    with c2:
+        export_button("Export HTML report", report, file_name="salience-report.html",
+                      mime="text/html", key="dbg_export_html")
+    with c3:
+        export_button("Export scores (JSON)", scores_json, file_name="salience-scores.json",
+                      mime="application/json", key="dbg_export_json")
 
 
 def _save_compare(views: list[View], ui: dict[str, Any]) -> None:

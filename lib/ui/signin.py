@@ -137,8 +137,12 @@ def _go_to_pending_run(pending: str) -> None:
     st.switch_page(str(PAGES / f"{page}.py"), query_params={"run": pending})
 
 
-def gate() -> None:
+def gate(landing: bool = True) -> None:
     """Call before `nav.run()`. Stops the run with a sign-in prompt when sign-in is required.
+
+    `landing`: the session opened the app's root (where the provider's redirect lands). Only
+    there does the pending-run cookie send the visitor on: a visitor who opened a page by its
+    own path meant that page, even while the cookie's deletion has not reached the browser yet.
 
     Fails closed: unusable sign-in settings or an unexpected error stop the page with a
     message, they never show the page.
@@ -146,7 +150,7 @@ def gate() -> None:
     if not stop_if_misconfigured():
         return
     try:
-        _gate()
+        _gate(landing)
     except Exception as e:
         from lib.ui.guard import is_control_flow
 
@@ -158,7 +162,7 @@ def gate() -> None:
         st.stop()
 
 
-def _gate() -> None:
+def _gate(landing: bool) -> None:
     if not signed_in():
         run_id = st.query_params.get("run")
         _sign_in_prompt(run_id if is_valid_run_id(run_id) else None)
@@ -169,7 +173,7 @@ def _gate() -> None:
     # The cookie the session started with stays in st.context.cookies; delete it in the browser
     # (every run, one keyed element) and follow it only once.
     _write_next_run(None)
-    if not st.session_state.get(_CONSUMED):
+    if landing and not st.session_state.get(_CONSUMED):
         _go_to_pending_run(pending)
 
 

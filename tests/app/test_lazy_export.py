@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import make_app, no_crash
+from tests.app.conftest import component_data, make_app, no_crash
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "saved_run_debug_v1.json"
@@ -32,9 +32,23 @@ def test_reruns_build_no_report(monkeypatch):
     at.run()
     at.toggle(key="dbg_numbers").set_value(True).run()
     no_crash(at)
-    assert [b.label for b in at.get("download_button")] == ["Export HTML report",
-                                                            "Export scores (JSON)"]
-    assert built == []
+    exports = [d for d in component_data(at) if "file_name" in d]
+    assert [d["label"] for d in exports] == ["Export HTML report", "Export scores (JSON)"]
+    assert built == [] and not any("content" in d for d in exports)
+
+    # A click (the component's trigger, as the browser sends it) builds that export once,
+    # hands it to the component, and the runs after it build nothing again.
+    at.session_state["dbg_export_html_asked"] = "r1"
+    at.run()
+    no_crash(at)
+    sent = [d for d in component_data(at) if d.get("file_name") == "salience-report.html"]
+    assert len(built) == 1 and sent[0]["ask"] == "r1"
+    assert sent[0]["content"].startswith("<!DOCTYPE html>")
+    assert not any("content" in d for d in component_data(at)
+                   if d.get("file_name") == "salience-scores.json")
+    at.run()
+    assert len(built) == 1
+    assert not any("content" in d for d in component_data(at) if "file_name" in d)
 
 
 def test_builders_make_the_report_and_the_scores_of_the_view():

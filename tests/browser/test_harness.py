@@ -71,10 +71,14 @@ def test_requests_to_other_hosts_are_aborted(new_context) -> None:  # noqa: ANN0
     block_outside_hosts(context, blocked)  # a second, inner route records what it blocked
     page = context.new_page()
     # .invalid never resolves; the route must abort before any DNS lookup or connection.
-    with pytest.raises(Exception, match="ERR_FAILED"):
-        page.goto("http://example.invalid/")
-    assert blocked == ["http://example.invalid/"]
-    context.unroute("**/*")  # the fixture would (rightly) fail this test for the attempt
+    # Hosts that only start like the local ones are outside hosts too.
+    outside = ["http://example.invalid/", "http://127.0.0.1.example.invalid/",
+               "http://localhost.invalid:8501/"]
+    for url in outside:
+        with pytest.raises(Exception, match="ERR_FAILED"):
+            page.goto(url)
+    assert blocked == outside
+    context.unroute_all()  # the fixture would (rightly) fail this test for the attempts
 
 
 def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
