@@ -75,10 +75,11 @@ def scan_marker(text: str, start: int) -> tuple[PartMarker, int, int]:
         raise marker_error(line, text[start:eol], "has no closing '}' on its line; write "
                            "{#example Onion soup}, or {{# for a literal brace")
     piece = text[start:close + 1]
+    if "{" in text[start + 2:close]:
+        raise marker_error(line, text[start:eol].rstrip(), "holds a '{'; variables cannot be "
+                           "used in a marker")
     if (start > 0 and text[start - 1] != "\n") or text[close + 1:eol].strip(" \t\r"):
         raise marker_error(line, piece, "must stand alone on its line (it is removed from the "
                            "prompt with its line); move it to a line of its own, or write {{# "
                            "for a literal brace")
-    if "{" in text[start + 2:close]:
-        raise marker_error(line, piece, "holds a '{'; variables cannot be used in a marker")
     return parse_marker(text[start + 2:close], line), line, min(eol + 1, len(text))

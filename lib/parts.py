@@ -181,9 +181,11 @@ def _detect(text: str, start: int, end: int, first: bool, last: bool) -> list[_B
 
 def _marked(text: str, start: int, end: int, kind: str, label: str) -> list[_Block]:
     if kind == "principles":
-        items = _items(text, _lines(text, start, end))
+        lines = _lines(text, start, end)
+        items = _items(text, lines)
         if items:
-            blocks = [_Block("other", start, items[0][0], "", True)] if items[0][0] > start else []
+            head = text[lines[0][0]:lines[0][1]]
+            blocks = [_Block("other", start, items[0][0], head)] if items[0][0] > start else []
             bounds = [i[0] for i in items[1:]] + [end]
             for (i_s, i_e), b_e in zip(items, bounds, strict=True):
                 m = _ITEM.match(text, i_s, i_e)
