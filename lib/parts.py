@@ -193,6 +193,9 @@ def _marked(text: str, start: int, end: int, kind: str, label: str) -> list[_Blo
                 blocks.append(_Block("principle", i_s, b_e, text[m.end() - 1:i_e]))
             return blocks
         kind = "principle"
+    if kind == "other" and not label:  # named like a detected block: by its first line
+        lines = _lines(text, start, end)
+        return [_Block(kind, start, end, text[lines[0][0]:lines[0][1]] if lines else "")]
     return [_Block(kind, start, end, label, bool(label))]
 
 

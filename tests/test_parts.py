@@ -199,6 +199,15 @@ def test_marker_errors_name_the_line(text, line, words):
         template_parts(text, {"x": "1"})
 
 
+def test_marked_other_and_principle_labels():
+    text = "{#other}\nNote: be nice.\nMore.\n{#other Aside}\nBy the way.\n{#principle Safety}\nStay safe."
+    prompt, parts = template_parts(text, {})
+    assert prompt == "Note: be nice.\nMore.\nBy the way.\nStay safe."
+    assert [(p.id, p.label) for p in parts] == [
+        ("text-note-be-nice", "Note: be nice."), ("text-aside", "Aside"),
+        ("principle-1", "Principle 1: Safety")]
+
+
 def test_literal_hash_brace_is_still_text():
     prompt, parts = template_parts("Use {{#tag}} here.\n\n{v}", {"v": "x"})
     assert prompt == "Use {#tag} here.\n\nx"
