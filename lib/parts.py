@@ -128,6 +128,21 @@ def _items(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]] | N
             for k, h in enumerate(heads)]
 
 
+def _principles(text: str, start: int, end: int, lines: list[tuple[int, int]],
+                items: list[tuple[int, int]]) -> list[_Block]:
+    """A rules block: its heading line (if any) as an `other` block, then one principle per
+    item (the blank lines after the block go with the last one)."""
+    blocks = []
+    if items[0][0] > start:
+        blocks.append(_Block("other", start, items[0][0], text[lines[0][0]:lines[0][1]]))
+    bounds = [i[0] for i in items[1:]] + [end]
+    for (i_s, i_e), b_e in zip(items, bounds, strict=True):
+        m = _ITEM.match(text, i_s, i_e)
+        assert m is not None  # _items found it
+        blocks.append(_Block("principle", i_s, b_e, text[m.end() - 1:i_e]))
+    return blocks
+
+
 def _detect(text: str, start: int, end: int, first: bool, last: bool) -> list[_Block]:
     """Blocks of text[start:end]; `first`/`last`: the region opens/closes the prompt."""
     paras = _paragraphs(text, start, end)
@@ -164,13 +179,7 @@ def _detect(text: str, start: int, end: int, first: bool, last: bool) -> list[_B
         if k in role:
             blocks.append(_Block(role[k], s, e, hint.get(k, "")))
         elif items:
-            if items[0][0] > s:
-                blocks.append(_Block("other", s, items[0][0], text[lines[0][0]:lines[0][1]]))
-            bounds = [i[0] for i in items[1:]] + [e]
-            for (i_s, i_e), b_e in zip(items, bounds, strict=True):
-                words = _ITEM.match(text, i_s, i_e)
-                assert words is not None
-                blocks.append(_Block("principle", i_s, b_e, text[words.end() - 1:i_e]))
+            blocks.extend(_principles(text, s, e, lines, items))
         elif first and k == 0 and (len(paras) > 1 or not last) and lines:
             blocks.append(_Block("instruction", s, e))
         else:
@@ -184,14 +193,7 @@ def _marked(text: str, start: int, end: int, kind: str, label: str) -> list[_Blo
         lines = _lines(text, start, end)
         items = _items(text, lines)
         if items:
-            head = text[lines[0][0]:lines[0][1]]
-            blocks = [_Block("other", start, items[0][0], head)] if items[0][0] > start else []
-            bounds = [i[0] for i in items[1:]] + [end]
-            for (i_s, i_e), b_e in zip(items, bounds, strict=True):
-                m = _ITEM.match(text, i_s, i_e)
-                assert m is not None
-                blocks.append(_Block("principle", i_s, b_e, text[m.end() - 1:i_e]))
-            return blocks
+            return _principles(text, start, end, lines, items)
         kind = "principle"
     if kind == "other" and not label:  # named like a detected block: by its first line
         lines = _lines(text, start, end)
