@@ -169,11 +169,12 @@ def _cmd_generate(args: argparse.Namespace) -> dict:
 
 
 def _cmd_salience(args: argparse.Namespace) -> dict:
-    from lib import pipeline
+    from lib import cli_parts, pipeline
     from lib.salience.methods import get_method
     from lib.segments import GRANULARITY_REGISTRY, compile_pattern
 
-    prompt = _read_prompt(args)
+    templated = cli_parts.template_prompt(args)  # --template-file/--var: (prompt, parts)
+    prompt = templated[0] if templated else _read_prompt(args)
     get_method(args.method)
     if GRANULARITY_REGISTRY[args.granularity].needs_pattern:
         compile_pattern(args.pattern)
@@ -194,6 +195,9 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
     result = salience_json(model, seq, target_indices_for_span(seq, start, end), args.method,
                            args.granularity, args.pattern, gen)
     result["prompt"] = prompt
+    if args.by_part:
+        result["parts"] = cli_parts.parts_json(seq, prompt, templated[1] if templated else None,
+                                               result["scores"], get_method(args.method).signed)
     if gen is not None:
         result["generation"] = {"stop_reason": gen.stop_reason,
                                 "settings": generation_json(gen)["settings"]}
@@ -273,10 +277,11 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _add_prompt(p: argparse.ArgumentParser) -> None:
+def _add_prompt(p: argparse.ArgumentParser) -> Any:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--prompt", help="prompt text")
     g.add_argument("--prompt-file", help="file holding the prompt (read exactly, as UTF-8)")
+    return g
 
 
 def _add_generation(p: argparse.ArgumentParser) -> None:
@@ -310,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("salience", help="salience of a target span over prompt and target")
     _add_model(s)
-    _add_prompt(s)
+    from lib.cli_parts import add_part_options
+
+    add_part_options(s, _add_prompt(s))  # --template-file, --var, --by-part
     t = s.add_mutually_exclusive_group()
     t.add_argument("--target", help="target text (tokenised separately, after the prompt)")
     t.add_argument("--generate", action="store_true", help="explain the model's own output")

@@ -8,7 +8,9 @@ from lib.templates import PromptTemplate, sample_document
 _BLANK_LINE = ("\n\n",)
 _APACHE = sample_document()
 
-# Whole-document prompts (issue 9): a document variable filled with a real licence text.
+# Whole-document prompts (issue 9): a document variable filled with a real licence text. The
+# {#input} marker (lib/part_markers.py) names the case or question and the answer cue as the
+# input part for salience by part; it is not rendered.
 DOCUMENT_TEMPLATES: tuple[PromptTemplate, ...] = (
     PromptTemplate(
         id="policy-compliance",
@@ -18,7 +20,7 @@ DOCUMENT_TEMPLATES: tuple[PromptTemplate, ...] = (
             '"Yes" or "No", then name the section of the policy that decides it and say why '
             "in one sentence.\n\n"
             "Policy:\n{policy_document}\n\n"
-            "Case: {case}\n\n"
+            "{#input}\nCase: {case}\n\n"
             "Answer:"
         ),
         defaults=(
@@ -45,7 +47,7 @@ DOCUMENT_TEMPLATES: tuple[PromptTemplate, ...] = (
             "Answer the question using only the contract below. Quote the sentence of the "
             "contract that supports your answer.\n\n"
             "Contract:\n{document}\n\n"
-            "Question: {question}\n\n"
+            "{#input}\nQuestion: {question}\n\n"
             "Answer:"
         ),
         defaults=(

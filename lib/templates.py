@@ -2,7 +2,9 @@
 
 The syntax looks like Python's `str.format` but is deliberately smaller: only `{name}` with a
 plain identifier, and `{{` / `}}` for literal braces. We parse it ourselves because
-`str.format` on user text allows attribute and index access (`{a.__class__}`).
+`str.format` on user text allows attribute and index access (`{a.__class__}`). A line holding
+only `{#kind Label}` is a part marker (`lib/part_markers.py`): it names a part of the prompt for
+salience by part and is removed, with its line, from the rendered prompt.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lib.input_limits import (
     check_chars,
     check_template_chars,
 )
+from lib.part_markers import END, marker_error, scan_marker
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIELD = "template"
@@ -79,17 +82,20 @@ def _field_error(text: str, start: int, end: int, content: str) -> InputError:
     return InputError(f"{where} {why}.", field=_FIELD)
 
 
-def parse_template(text: str) -> list[tuple[str, str]]:
-    """Split a template into parts: `("text", literal)` and `("var", name)`.
+def parse_template(text: str, markers: bool = False) -> list[tuple[str, str]]:
+    """Split a template into parts: `("text", literal)` and `("var", name)`; with `markers`,
+    also `("mark", content)` for each part-marker line (always checked, and never rendered).
 
     Raises InputError(field="template") naming the offending piece and its character
-    position (counted from 1).
+    position (counted from 1), or its line for a part marker.
     """
     if not isinstance(text, str):
         raise InputError("The template must be text.", field=_FIELD)
     check_template_chars(text)  # before the scan: a pasted megabyte is refused at once
     parts: list[tuple[str, str]] = []
     literal: list[str] = []
+    opened: tuple[int, str] | None = None  # (line, piece) of the open marker
+    marked_text = False  # anything but whitespace since that marker
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -97,6 +103,23 @@ def parse_template(text: str) -> list[tuple[str, str]]:
             if i + 1 < n and text[i + 1] == "{":
                 literal.append("{")
                 i += 2
+                continue
+            if i + 1 < n and text[i + 1] == "#":
+                marker, line, after = scan_marker(text, i)
+                if opened is not None and not (marked_text or "".join(literal).strip()):
+                    raise marker_error(opened[0], opened[1], "marks no text: put the part's "
+                                       "text on the lines after it, or remove the marker")
+                if marker.kind == END and opened is None:
+                    raise marker_error(line, "{#end}", "closes no part (no marker before it "
+                                       "is open); remove it")
+                if literal:
+                    parts.append(("text", "".join(literal)))
+                    literal = []
+                if markers:
+                    parts.append(("mark", text[i + 2:text.index("}", i)]))
+                opened = None if marker.kind == END else (line, text[i:text.index("}", i) + 1])
+                marked_text = False
+                i = after
                 continue
             close = text.find("}", i + 1)
             nested = text.find("{", i + 1)
@@ -122,6 +145,7 @@ def parse_template(text: str) -> list[tuple[str, str]]:
                 parts.append(("text", "".join(literal)))
                 literal = []
             parts.append(("var", content))
+            marked_text = True
             i = close + 1
         elif ch == "}":
             if i + 1 < n and text[i + 1] == "}":
@@ -137,6 +161,9 @@ def parse_template(text: str) -> list[tuple[str, str]]:
         else:
             literal.append(ch)
             i += 1
+    if opened is not None and not (marked_text or "".join(literal).strip()):
+        raise marker_error(opened[0], opened[1], "marks no text: put the part's text on the "
+                           "lines after it, or remove the marker")
     if literal:
         parts.append(("text", "".join(literal)))
     return parts
@@ -289,7 +316,9 @@ _SHORT_TEMPLATES: tuple[PromptTemplate, ...] = (
     PromptTemplate(
         id="summary",
         title="Summary of a text",
-        text="Summarize the following text in one or two sentences.\n\nText: {text}\n\nSummary:",
+        # {#input}: detection alone would call "Text: {text}" and "Summary:" two unnamed blocks.
+        text=("Summarize the following text in one or two sentences.\n\n"
+              "{#input}\nText: {text}\n\nSummary:"),
         defaults=(
             (
                 "text",
@@ -310,7 +339,7 @@ _SHORT_TEMPLATES: tuple[PromptTemplate, ...] = (
             "* Each idea should be safe for {audience}.\n"
             "* Each idea should be one short sentence.\n"
             "* At least one idea should be unusual.\n\n"
-            "Item: {item}\n\n"
+            "{#input}\nItem: {item}\n\n"
             "Ideas:\n1."
         ),
         defaults=(("audience", "children"), ("item", "an empty cardboard box")),
@@ -323,7 +352,7 @@ _SHORT_TEMPLATES: tuple[PromptTemplate, ...] = (
         text=(
             "Solve the problem step by step. Write one step per line and finish with a line "
             '"Answer: <number>".\n\n'
-            "Problem: {problem}\n\n"
+            "{#input}\nProblem: {problem}\n\n"
             "Steps:\n1."
         ),
         defaults=(

@@ -204,3 +204,18 @@ def test_every_row_of_lits_sample_file_can_be_picked_and_generated():
         no_crash(at)
         assert not errors(at), (i, errors(at))
         assert at.session_state["dbg_view"].prompt == prompts[i]
+
+
+def test_template_with_part_marker_renders_without_it():
+    # The summary template carries an {#input} part marker: the page accepts it and the
+    # prompt preview (what the model sees) has no trace of it.
+    at = make_app()
+    at.run()
+    at.selectbox(key="dbg_template_id").set_value("summary").run()
+    no_crash(at)
+    assert "{#input}" in at.text_area(key="dbg_template_text").value
+    assert not errors(at)
+    preview = [c.value for c in at.code]
+    assert any(p.startswith("Summarize the following text") and "\nText: The city" in p
+               for p in preview)
+    assert not any("{#" in p for p in preview)
