@@ -1,4 +1,5 @@
-"""Command line: `python -m lib generate | salience | batch` (a contract scripts rely on).
+"""Command line: `python -m lib generate | salience | batch | matrix` (a contract scripts rely
+on; contrastive salience, Integrated Gradients' options and `matrix`: lib/cli_analysis.py).
 
 Exit status: 0 success; 2 bad input or a model that can't be loaded (one clear line on stderr);
 1 only for bugs. Bad input never prints a traceback.
@@ -135,11 +136,15 @@ def _segment_span(args: argparse.Namespace, seq: TokenSequence) -> tuple[int, in
 
 
 def salience_json(model, seq: TokenSequence, target_idx: Sequence[int], method: str,
-                  granularity: str, pattern: str | None, gen: Generation | None) -> dict:
+                  granularity: str, pattern: str | None, gen: Generation | None,
+                  scores: Sequence[float] | None = None) -> dict:
+    """`salience`'s JSON; `scores` (one per token) when computed already (lib.cli_analysis)."""
     from lib import pipeline
+    from lib.records import Salience
     from lib.segments import segment_scores, segment_sequence
 
-    sal = pipeline.salience(model, seq, target_idx, method)
+    sal = pipeline.salience(model, seq, target_idx, method) if scores is None else Salience(
+        method, tuple(sorted(set(target_idx))), tuple(scores))
     segments = segment_sequence(seq, granularity, pattern, include_special=True)
     scores = segment_scores(segments, sal.scores)
     return {
@@ -169,13 +174,14 @@ def _cmd_generate(args: argparse.Namespace) -> dict:
 
 
 def _cmd_salience(args: argparse.Namespace) -> dict:
-    from lib import cli_parts, pipeline
+    from lib import cli_analysis, cli_parts, pipeline
     from lib.salience.methods import get_method
     from lib.segments import GRANULARITY_REGISTRY, compile_pattern
 
     templated = cli_parts.template_prompt(args)  # --template-file/--var: (prompt, parts)
     prompt = templated[0] if templated else _read_prompt(args)
     get_method(args.method)
+    cli_analysis.check_salience_args(args)
     if GRANULARITY_REGISTRY[args.granularity].needs_pattern:
         compile_pattern(args.pattern)
     settings = _settings(args)
@@ -192,8 +198,8 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
     else:
         seq = pipeline.sequence_for_target(model, prompt, args.target, settings.chat_template)
     start, end = _segment_span(args, seq)
-    result = salience_json(model, seq, target_indices_for_span(seq, start, end), args.method,
-                           args.granularity, args.pattern, gen)
+    result = cli_analysis.salience_result(model, seq, target_indices_for_span(seq, start, end),
+                                          args, gen, salience_json)
     result["prompt"] = prompt
     if args.by_part:
         result["parts"] = cli_parts.parts_json(seq, prompt, templated[1] if templated else None,
@@ -202,6 +208,12 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
         result["generation"] = {"stop_reason": gen.stop_reason,
                                 "settings": generation_json(gen)["settings"]}
     return result
+
+
+def _cmd_matrix(args: argparse.Namespace) -> dict:
+    from lib import cli_analysis
+
+    return cli_analysis.cmd_matrix(args, _read_prompt, _settings, _progress)
 
 
 def _cmd_batch(args: argparse.Namespace) -> dict:
@@ -327,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_salience(s)
     _add_generation(s)
     s.add_argument("--json", action="store_true", help="print JSON (the default output)")
+    from lib import cli_analysis
+
+    cli_analysis.add_salience_options(s)
+    cli_analysis.add_matrix_parser(sub, _add_model, _add_prompt, _add_salience, _add_generation)
 
     b = sub.add_parser("batch", help="generation + salience for every row of a .jsonl")
     _add_model(b)
@@ -341,8 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = {"generate": _cmd_generate, "salience": _cmd_salience,
-                  "batch": _cmd_batch}[args.command](args)
+        result = {"generate": _cmd_generate, "salience": _cmd_salience, "batch": _cmd_batch,
+                  "matrix": _cmd_matrix}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

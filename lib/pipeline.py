@@ -16,11 +16,13 @@ from lib.input_limits import check_target_chars
 from lib.models.loaded_model import LoadedModel
 from lib.models.registry import allowed_model_specs, default_spec, get_model, loaded_model
 from lib.records import Generation, GenerationSettings, Salience, TokenSequence
+from lib.salience import integrated
 from lib.salience.methods import METHODS, MethodInfo, get_method
 
 __all__ = [
     "METHODS", "MethodInfo", "LoadedModel", "allowed_model_specs", "default_spec", "get_model",
     "loaded_model", "generate", "sequence_for_target", "salience", "salience_batch",
+    "integrated_gradients", "check_target", "check_steps",
 ]
 
 ProgressFn = Callable[[float, str], None]
@@ -32,9 +34,13 @@ BATCH_TOKENS = 1536
 # them back through one layer at a time: the batch is cut so that they stay within this budget.
 BATCH_BYTES = 256 * 2**20
 COTANGENT_COPIES = 8
+STEPS_CHUNK = 32  # Integrated Gradients' path points per engine call, at most
 _CACHE_SIZE = 4096
+_PATH_CACHE_SIZE = 256
 
 _cache: OrderedDict[tuple, dict[str, tuple[float, ...]]] = OrderedDict()
+# Integrated Gradients' results, under the one-gradient key plus (method, steps).
+_path_cache: OrderedDict[tuple, integrated.IGResult] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -62,7 +68,8 @@ def _key(model: LoadedModel, seq: TokenSequence, target: Sequence[int]) -> tuple
     return (model.fingerprint, tuple(seq.ids), tuple(sorted(set(int(i) for i in target))))
 
 
-def _check_target(model: LoadedModel, seq: TokenSequence, target: Sequence[int]) -> list[int]:
+def check_target(model: LoadedModel, seq: TokenSequence, target: Sequence[int]) -> list[int]:
+    """The target's sorted token indices, or an `InputError` saying what is wrong with it."""
     idx = sorted(set(int(i) for i in target))
     if not idx:
         raise InputError("Select at least one output segment to explain.", field="selection")
@@ -90,11 +97,14 @@ def salience_batch(model: LoadedModel, seq: TokenSequence,
                    progress: ProgressFn | None = None) -> list[Salience]:
     """Scores for many targets (e.g. every sentence of the output) with shared forward passes.
 
-    Every method's scores come from the same gradients, so all are cached at once: switching
-    the method, or asking again for a computed target, costs no model time.
+    Every one-gradient method's scores come from the same gradients, so all are cached at
+    once: switching between them, or asking again for a computed target, costs no model time.
+    Integrated Gradients runs its own path per target (at the default steps), cached apart.
     """
     get_method(method)
-    checked = [_check_target(model, seq, t) for t in targets]
+    if get_method(method).needs.interpolation_steps:
+        return _path_batch(model, seq, targets, method, progress)
+    checked = [check_target(model, seq, t) for t in targets]
     todo = []
     with _cache_lock:
         for t in checked:
@@ -135,6 +145,7 @@ def clear_cache() -> None:
     """Forget every computed score (benchmarks measure the computation, tests start clean)."""
     with _cache_lock:
         _cache.clear()
+        _path_cache.clear()
 
 
 def targets_per_call(model: LoadedModel, tokens: int) -> int:
@@ -150,8 +161,94 @@ def cached_salience(model: LoadedModel, seq: TokenSequence, target_token_indices
                     method: str = "grad_l2") -> Salience | None:
     """The scores if already computed, else None (never computes)."""
     t = sorted(set(int(i) for i in target_token_indices))
+    info = METHODS.get(method)
+    if info is not None and info.needs.interpolation_steps:
+        with _cache_lock:
+            hit = _path_cache.get(_key(model, seq, t) + (method, integrated.DEFAULT_STEPS))
+        return None if hit is None else Salience(method=method, target_token_indices=tuple(t),
+                                                 scores=tuple(hit.scores.tolist()))
     with _cache_lock:
         scores = _cache.get(_key(model, seq, t))
-    if scores is None:
+    if scores is None or method not in scores:
         return None
     return Salience(method=method, target_token_indices=tuple(t), scores=scores[method])
+
+
+# -- Integrated Gradients ------------------------------------------------------------------
+
+def check_steps(steps: int | None) -> int:
+    """The number of Integrated Gradients steps (default when None), or an `InputError`."""
+    if steps is None:
+        return integrated.DEFAULT_STEPS
+    if isinstance(steps, bool) or not isinstance(steps, int) or not \
+            1 <= steps <= integrated.MAX_STEPS:
+        raise InputError(f"steps must be a whole number from 1 to {integrated.MAX_STEPS} "
+                         f"(got {steps!r}); the default is {integrated.DEFAULT_STEPS}.",
+                         field="steps")
+    return steps
+
+
+def steps_per_call(model: LoadedModel, tokens: int) -> int:
+    """Path points per engine call for inputs of `tokens` tokens: each point keeps its own
+    activations (every layer's input on the layered path, plus the cotangents)."""
+    fns = model.functions
+    if getattr(fns, "layered", None) is not None:
+        layers = len(fns.stack.layers)
+        per_point = (layers + COTANGENT_COPIES) * tokens * fns.hidden_dim * 4
+        return max(1, min(STEPS_CHUNK, BATCH_BYTES // per_point))
+    return max(1, min(STEPS_CHUNK, BATCH_TOKENS // tokens))
+
+
+def integrated_gradients(model: LoadedModel, seq: TokenSequence,
+                         target_token_indices: Sequence[int], steps: int | None = None,
+                         progress: ProgressFn | None = None) -> integrated.IGResult:
+    """Integrated Gradients for one target: scores, f(x), f(baseline) and the completeness
+    gap (lib.salience.integrated). The path interpolates every prompt and earlier output
+    token from the pad embedding; special tokens and the target's own tokens stay fixed."""
+    steps = check_steps(steps)
+    t = check_target(model, seq, target_token_indices)
+    key = _key(model, seq, t) + ("integrated_gradients", steps)
+    with _cache_lock:
+        hit = _path_cache.get(key)
+    if hit is not None:
+        return hit
+    kept = set(t)
+    interpolate = [not tok.special and tok.index not in kept for tok in seq.tokens]
+    result = integrated.integrated_gradients(
+        model.functions, seq.ids, t, interpolate, model.tokenizer.pad_id, steps,
+        batch=steps_per_call(model, t[-1] + 1), pad_id=model.tokenizer.pad_id,
+        progress=progress)
+    with _cache_lock:
+        _path_cache[key] = result
+        while len(_path_cache) > _PATH_CACHE_SIZE:
+            _path_cache.popitem(last=False)
+    return result
+
+
+def _path_batch(model: LoadedModel, seq: TokenSequence, targets: Sequence[Sequence[int]],
+                method: str, progress: ProgressFn | None) -> list[Salience]:
+    checked = [check_target(model, seq, t) for t in targets]  # all before any compute
+    out = []
+    for n, t in enumerate(checked):
+        def piece(fraction: float, message: str, n=n) -> None:
+            if progress:
+                progress((n + fraction) / len(checked),
+                         f"Target {n + 1} of {len(checked)}: {message}")
+
+        result = integrated_gradients(model, seq, t, progress=piece)
+        out.append(Salience(method=method, target_token_indices=tuple(t),
+                            scores=tuple(result.scores.tolist())))
+    return out
+
+
+_ANALYSIS = ("ContrastiveSalience", "Matrix", "contrastive_salience", "foil_ids",
+             "salience_matrix")
+
+
+def __getattr__(name: str):
+    # lib.analysis builds on this module, so its names are found here on first use.
+    if name in _ANALYSIS:
+        from lib import analysis
+
+        return getattr(analysis, name)
+    raise AttributeError(f"module 'lib.pipeline' has no attribute {name!r}")

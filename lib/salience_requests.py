@@ -64,6 +64,12 @@ def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequenc
     cache when it runs, so nothing is computed twice.
     """
     service.cancel_prefetch(owner)
+    from lib.salience.methods import METHODS, one_gradient_methods
+
+    if method in METHODS and method not in one_gradient_methods():
+        # Integrated Gradients costs one gradient per step for each segment: it would hold
+        # the worker for minutes, so it is computed on click only.
+        return []
     model = service.model
     # Segments past the model's salience limit are skipped: a click on one says why, and one
     # such segment must not fail the prefetch of the others in its batch.

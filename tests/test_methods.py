@@ -64,6 +64,19 @@ def test_integrated_gradients_with_constant_gradients_is_grad_dot_input():
     assert got == pytest.approx(np.einsum("jtd,td->jt", GRADS, EMB))
 
 
+def test_integrated_gradients_goes_from_the_baseline():
+    base = RNG.normal(size=EMB.shape)
+    path = RNG.normal(size=(3, *GRADS.shape))
+    got = INTEGRATED_GRADIENTS.scores_from(Gradients(GRADS, EMB, path_grads=path, baseline=base))
+    assert got == pytest.approx(np.einsum("sjtd,td->jt", path, EMB - base) / 3)
+
+
+def test_integrated_gradients_is_registered_but_not_a_one_gradient_method():
+    assert METHODS["integrated_gradients"] is INTEGRATED_GRADIENTS
+    assert "integrated_gradients" not in one_gradient_methods()
+    assert "contrastive" not in METHODS  # needs a foil: a mode (lib.analysis), not a method
+
+
 def test_contrastive_is_zero_when_the_foil_has_the_same_gradient():
     got = CONTRASTIVE.scores_from(Gradients(GRADS, EMB, foil_grads=GRADS.copy()))
     assert got == pytest.approx(np.zeros((2, 5)))
@@ -86,8 +99,8 @@ def test_the_ui_and_the_cli_list_methods_and_granularities_from_the_registries()
     for g in GRANULARITY_REGISTRY:
         args = parser.parse_args(["salience", "--prompt", "x", "--granularity", g])
         assert args.granularity == g
-    with pytest.raises(SystemExit):
-        parser.parse_args(["salience", "--prompt", "x", "--method", "integrated_gradients"])
+    with pytest.raises(SystemExit):  # a mode with its own option (--foil), not a method
+        parser.parse_args(["salience", "--prompt", "x", "--method", "contrastive"])
 
 
 @pytest.mark.parametrize("layered", [True, False])

@@ -28,11 +28,13 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from lib.salience.blocked_attention import block_size, padded_length
 from lib.salience.fused_ce import token_nll
 from lib.salience.gemma3_stack import Gemma3Stack
-from lib.salience.layered import LayeredSalience
+from lib.salience.layered import LayeredSalience, pull_back
 from lib.salience.methods import scores_from_gradient
+from lib.salience.padding import bucket_count, bucket_length, pad_targets
+
+__all__ = ["ModelFunctions", "bucket_count", "bucket_length", "enable_compilation_cache"]
 from lib.salience.precision import PRECISIONS, default_precision
 
 
@@ -47,18 +49,6 @@ def enable_compilation_cache() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-
-
-def bucket_length(n: int, *, step: int = 64, large_step: int = 256, large_from: int = 1024) -> int:
-    """Round `n` up to a multiple of `step` (of `large_step` past `large_from`) to limit compiles."""
-    if n <= large_from:
-        return max(step, math.ceil(n / step) * step)
-    return math.ceil(n / large_step) * large_step
-
-
-def bucket_count(n: int) -> int:
-    """Round a count of target positions up to a power of two (at least 4)."""
-    return max(4, 1 << (max(n, 1) - 1).bit_length())
 
 
 class ModelFunctions:
@@ -89,10 +79,15 @@ class ModelFunctions:
         self._packed: dict[str, Any] = {}
         self._pack_lock = threading.Lock()
         self._salience = jax.jit(self._salience_impl, static_argnames=("full_vocab_logits",))
+        self._gradients = jax.jit(self._gradients_impl)
         self._logits_at = jax.jit(self._logits_at_impl)
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
         self._stack_step = jax.jit(self._stack_step_impl, donate_argnums=(2,))
         self._target_loss = None  # built on first use (tests only)
+
+    def _check_layered(self, layered: bool) -> None:
+        if layered and self.layered is None:
+            raise ValueError("the layered path needs a Gemma 3 backbone")
 
     # -- shared pieces (traced inside jit) -------------------------------------------------
 
@@ -142,41 +137,53 @@ class ModelFunctions:
 
     # -- salience ------------------------------------------------------------------------
 
+    def _token_losses(self, weights, packed, x, length, positions, labels,
+                      full_vocab_logits=False):
+        """Cross-entropy [P] of `labels` at `positions` from looked-up embeddings x [1, T, D]."""
+        layer = self.backbone.token_embedding
+        if packed is not None:  # our Gemma 3 stack: hidden states at the rows needed only
+            hidden = self.stack.hidden_at(packed, self._scaled(x[0]), length, positions - 1)
+            table = packed.get("table", weights[self.embedding_index])
+            return token_nll(hidden, table, labels, layer.logit_soft_cap)
+        padding_mask = (jnp.arange(x.shape[1]) < length).astype("int32")[None]
+        with self._scope(weights):
+            hidden = self._hidden(x, padding_mask)
+            if not full_vocab_logits and self._tied_output:
+                # One pass over the vocabulary table for loss and gradient (fused_ce.py).
+                return token_nll(hidden[0, positions - 1], layer.embeddings.value, labels,
+                                 layer.logit_soft_cap)
+            if full_vocab_logits:  # the naive variant, for the benchmark only
+                logits = self._logits(hidden[0])[positions - 1]
+            else:
+                logits = self._logits(hidden[0, positions - 1])
+        # At least float32 (bf16 models), float64 in x64 reference runs.
+        logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)),
+                                  axis=-1)
+        return -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
+
     def _salience_impl(self, weights, packed, ids, length, positions, target_matrix,
                        full_vocab_logits=False):
         """ids [T] (padded), length: real tokens, positions [P] (token index predicted; >= 1),
         target_matrix [J, P] (1 where position p belongs to target j).
         Returns ({method id: scores [J, T]} for every one-gradient method, loss [J])."""
         x_emb = jnp.take(weights[self.embedding_index], ids, axis=0)[None]
-        padding_mask = (jnp.arange(ids.shape[0]) < length).astype("int32")[None]
         labels = ids[positions]
-
-        layer = self.backbone.token_embedding
-
-        def token_losses(x):
-            if packed is not None:  # our Gemma 3 stack: hidden states at the rows needed only
-                hidden = self.stack.hidden_at(packed, self._scaled(x[0]), length, positions - 1)
-                table = packed.get("table", weights[self.embedding_index])
-                return token_nll(hidden, table, labels, layer.logit_soft_cap)
-            with self._scope(weights):
-                hidden = self._hidden(x, padding_mask)
-                if not full_vocab_logits and self._tied_output:
-                    # One pass over the vocabulary table for loss and gradient (fused_ce.py).
-                    return token_nll(hidden[0, positions - 1], layer.embeddings.value, labels,
-                                     layer.logit_soft_cap)
-                if full_vocab_logits:  # the naive variant, for the benchmark only
-                    logits = self._logits(hidden[0])[positions - 1]
-                else:
-                    logits = self._logits(hidden[0, positions - 1])
-            # At least float32 (bf16 models), float64 in x64 reference runs.
-            logp = jax.nn.log_softmax(logits.astype(jnp.promote_types(logits.dtype, jnp.float32)),
-                                      axis=-1)
-            return -jnp.take_along_axis(logp, labels[:, None], axis=-1)[:, 0]
-
-        losses, vjp = jax.vjp(token_losses, x_emb)
+        losses, vjp = jax.vjp(lambda x: self._token_losses(
+            weights, packed, x, length, positions, labels, full_vocab_logits), x_emb)
         (grads,) = jax.vmap(vjp)(target_matrix.astype(losses.dtype))
         grads = grads[:, 0]  # [J, T, D]
         return scores_from_gradient(grads, x_emb[0]), target_matrix @ losses
+
+    def _gradients_impl(self, weights, packed, inputs, length, positions, labels,
+                        target_matrix):
+        """inputs [B, T, D] looked-up embeddings -> (grads [B, J, T, D], loss [B, J])."""
+        def one(x):
+            losses, vjp = jax.vjp(lambda x: self._token_losses(
+                weights, packed, x[None], length, positions, labels), x)
+            matrix = target_matrix.astype(losses.dtype)
+            return pull_back(vjp, matrix), matrix @ losses
+
+        return jax.vmap(one)(inputs)
 
     def salience(self, ids: Sequence[int], targets: Sequence[Sequence[int]], **options: Any
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,35 +216,10 @@ class ModelFunctions:
         """
         layered = self.layered is not None and not full_vocab_logits if layered is None \
             else layered
-        if layered and self.layered is None:
-            raise ValueError("the layered path needs a Gemma 3 backbone")
         n = len(ids)
-        targets = [sorted(set(int(p) for p in t)) for t in targets]
-        if not targets or any(not t for t in targets):
-            raise ValueError("every target needs at least one token position")
-        if any(p < 1 or p >= n for t in targets for p in t):
-            raise ValueError(f"target positions must be in 1..{n - 1}")
-        positions = sorted(set(p for t in targets for p in t))
-        cut = max(positions) if truncate else n - 1  # inputs 0..cut-1 predict every target
-        # A finer bucket than generation's: padding costs salience time in proportion.
-        if layered and block:
-            t_pad = -(-(cut + 1) // block) * block
-        elif layered:
-            t_pad = padded_length(cut + 1)
-            block = block_size(t_pad)
-        else:
-            t_pad = bucket_length(cut + 1, step=32)
-        p_pad = bucket_count(len(positions))
-        ids_arr = np.full(t_pad, pad_id, dtype=np.int32)
-        ids_arr[: cut + 1] = np.asarray(ids[: cut + 1], dtype=np.int32)
-        pos_arr = np.ones(p_pad, dtype=np.int32)
-        pos_arr[: len(positions)] = positions
-        column = {p: k for k, p in enumerate(positions)}
-        j_pad = 1 if len(targets) == 1 else bucket_count(len(targets))
-        matrix = np.zeros((j_pad, p_pad), dtype=np.float32)
-        for j, t in enumerate(targets):
-            for p in t:
-                matrix[j, column[p]] = 1.0
+        self._check_layered(layered)
+        cut, block, ids_arr, pos_arr, matrix = pad_targets(ids, targets, pad_id, truncate,
+                                                           layered, block)
         weights = self.weights if weights is None else list(weights)
         # The naive benchmark variant keeps keras-hub's full forward.
         packed = None if full_vocab_logits else self._packed_for(weights, precision)
@@ -253,6 +235,43 @@ class ModelFunctions:
             full[:, : cut + 1] = np.asarray(values, dtype=np.float64)[: len(targets), : cut + 1]
             out[method] = full
         return out, np.asarray(loss, dtype=np.float64)[: len(targets)]
+
+    def embedding_gradients(
+        self, ids: Sequence[int], targets: Sequence[Sequence[int]],
+        inputs: np.ndarray | None = None, *, pad_id: int = 0, precision: str | None = None,
+        layered: bool | None = None, progress: Callable[[float, str], None] | None = None,
+        block: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The raw gradients [B, J, N, D] of each target's summed loss at the input embeddings
+        (as looked up, before the sqrt(d) scaling) and the losses [B, J], for B inputs at once.
+
+        `inputs` [B, N, D] replaces the looked-up embeddings (points on Integrated Gradients'
+        path; the labels stay `ids`); None means the lookup itself (B = 1). Methods that need
+        more than one gradient (lib.salience.integrated, .contrastive) build on this. Tokens
+        after the last target are cut off (gradient 0), as in `salience_scores`.
+        """
+        layered = self.layered is not None if layered is None else layered
+        n = len(ids)
+        self._check_layered(layered)
+        cut, block, ids_arr, pos_arr, matrix = pad_targets(ids, targets, pad_id, True, layered,
+                                                           block)
+        table = self.weights[self.embedding_index]
+        x = np.asarray(table)[ids_arr][None] if inputs is None else np.asarray(inputs)
+        if x.ndim != 3 or x.shape[1] < cut + 1 or x.shape[2] != table.shape[1]:
+            raise ValueError(f"inputs must be [B, {n}, {table.shape[1]}], got {x.shape}")
+        padded = np.zeros((x.shape[0], len(ids_arr), table.shape[1]), dtype=table.dtype)
+        padded[:, : cut + 1] = x[:, : cut + 1]
+        labels = ids_arr[pos_arr]
+        packed = self._packed_for(self.weights, precision)
+        if layered:
+            grads, loss = self.layered.run_inputs(self.weights, packed, padded, cut + 1,
+                                                  pos_arr, labels, matrix, block, progress)
+        else:
+            grads, loss = self._gradients(self.weights, packed, padded, np.int32(cut + 1),
+                                          pos_arr, labels, matrix)
+        full = np.zeros((x.shape[0], len(targets), n, table.shape[1]))
+        full[:, :, : cut + 1] = np.asarray(grads, np.float64)[:, : len(targets), : cut + 1]
+        return full, np.asarray(loss, np.float64)[:, : len(targets)]
 
     # -- plain forward -------------------------------------------------------------------
 

@@ -51,9 +51,13 @@ class LayeredSalience:
         self.scale = math.sqrt(stack.hidden_dim)
         self._layer_fwd: dict[tuple, Any] = {}
         self._layer_bwd: dict[tuple, Any] = {}
+        self._batched: dict[tuple, Any] = {}  # the same pieces over B inputs (vmap)
         self._embed = jax.jit(self._embed_impl)
         self._head = jax.jit(self._head_impl)
         self._scores = jax.jit(self._scores_impl)
+        self._head_batched = jax.jit(jax.vmap(self._head_impl,
+                                              in_axes=(None, None, None, 0, None, None, None,
+                                                       None)))
 
     # -- pieces (traced) -----------------------------------------------------------------
 
@@ -105,21 +109,25 @@ class LayeredSalience:
                 grads_mid = jax.lax.fori_loop(0, x.shape[0] // rows, chunk, jnp.zeros_like(grads))
                 return pull_back(vjp_attention, grads_mid)
 
+            def forward_batched(w, x, length, block):
+                return jax.vmap(lambda x: forward(w, x, length, block))(x)
+
+            def backward_batched(w, x, length, grads, block):
+                return jax.vmap(lambda x, g: backward(w, x, length, g, block))(x, grads)
+
             self._layer_fwd[key] = jax.jit(forward, static_argnames=("block",))
             self._layer_bwd[key] = jax.jit(backward, static_argnames=("block",))
+            self._batched[key] = (jax.jit(forward_batched, static_argnames=("block",)),
+                                  jax.jit(backward_batched, static_argnames=("block",)))
         return self._layer_fwd[key], self._layer_bwd[key]
+
+    def _batched_pieces(self, k: int):
+        self._pieces(k)
+        return self._batched[self.stack.spec_key(k)]
 
     # -- the host loop -----------------------------------------------------------------
 
-    def run(self, weights, packed: dict[str, Any], ids: np.ndarray, length: int,
-            positions: np.ndarray, matrix: np.ndarray, block: int,
-            progress: ProgressFn | None = None):
-        """({method id: scores [J, T]}, summed loss [J]) as numpy, for padded `ids`
-        [T] with `length` real tokens, target `positions` [P] (token predicted, >= 1) and
-        `matrix` [J, P] (1 where position p belongs to target j)."""
-        layers = packed["layers"]
-        n = len(layers)
-        total = 2 * n - 1
+    def _stepper(self, total: int, progress: ProgressFn | None):
         done = 0
 
         def step(label: str, value):
@@ -130,6 +138,17 @@ class LayeredSalience:
                 progress(done / total, label)
             checkpoint()
 
+        return step
+
+    def run(self, weights, packed: dict[str, Any], ids: np.ndarray, length: int,
+            positions: np.ndarray, matrix: np.ndarray, block: int,
+            progress: ProgressFn | None = None):
+        """({method id: scores [J, T]}, summed loss [J]) as numpy, for padded `ids`
+        [T] with `length` real tokens, target `positions` [P] (token predicted, >= 1) and
+        `matrix` [J, P] (1 where position p belongs to target j)."""
+        layers = packed["layers"]
+        n = len(layers)
+        step = self._stepper(2 * n - 1, progress)
         table = weights[self.table_index]
         length = np.int32(length)
         x = self._embed(table, ids)
@@ -149,3 +168,30 @@ class LayeredSalience:
             step(f"Backward pass: layer {k + 1} of {n}", grads)
         scores = self._scores(table, ids, grads)
         return {k: np.asarray(v) for k, v in scores.items()}, np.asarray(loss)
+
+    def run_inputs(self, weights, packed: dict[str, Any], inputs: np.ndarray, length: int,
+                   positions: np.ndarray, labels: np.ndarray, matrix: np.ndarray, block: int,
+                   progress: ProgressFn | None = None):
+        """(raw gradients [B, J, T, D] at the looked-up embeddings, summed loss [B, J]) for B
+        padded inputs [B, T, D] given as looked-up embeddings (`run`'s pieces, vmapped over B)."""
+        layers = packed["layers"]
+        n = len(layers)
+        step = self._stepper(2 * n - 1, progress)
+        length = np.int32(length)
+        x = jnp.asarray(inputs) * jnp.asarray(self.scale, inputs.dtype).astype(inputs.dtype)
+        kept = []
+        for k in range(n - 1):
+            kept.append(x)
+            x = self._batched_pieces(k)[0](layers[k], x, length, block=block)
+            step(f"Forward pass: layer {k + 1} of {n}", x)
+        rows = np.asarray(positions, np.int32) - 1
+        out_table = packed.get("table", weights[self.table_index])
+        loss, grads = self._head_batched(layers[-1], packed["final_norm"], out_table, x, length,
+                                         rows, np.asarray(labels), matrix)
+        step(f"Backward pass: layer {n} of {n}", grads)
+        for k in range(n - 2, -1, -1):
+            grads = self._batched_pieces(k)[1](layers[k], kept.pop(), length, grads,
+                                               block=block)
+            step(f"Backward pass: layer {k + 1} of {n}", grads)
+        # d/d(looked-up) = sqrt(d) * d/d(scaled), as `_scores_impl` does.
+        return np.asarray(grads) * self.scale, np.asarray(loss)

@@ -4,8 +4,8 @@ Each entry declares what the engine must compute for it (`needs`) and how its pe
 come from that (`scores_from`). Grad-L2 and Grad·Input need one gradient at the token
 embeddings, so switching between them never recomputes: the engine computes the gradient once
 and derives every such method's scores (`scores_from_gradient`). Methods that need more (a foil
-target, several interpolation steps) declare it; `INTEGRATED_GRADIENTS` and `CONTRASTIVE` below
-are such entries, ready for the engine to loop over once it computes what they need.
+target, several interpolation steps) declare it: `INTEGRATED_GRADIENTS` is registered (the
+engine loops over its steps: lib.salience.integrated); `CONTRASTIVE` is not (see below).
 
 `scores_from` works on NumPy and JAX arrays alike (only `**`, `*`, `.sum`), so the engine may
 call it inside a jitted function.
@@ -38,7 +38,8 @@ class Gradients:
     grads: Any  # [J, T, D] gradient of each target's summed loss at the embeddings
     embeddings: Any  # [T, D] the token embeddings as looked up (before any scaling)
     foil_grads: Any = None  # [J, T, D] the foil target's gradient (needs.foil)
-    path_grads: Any = None  # [S, J, T, D] gradients at alpha * embeddings (needs steps)
+    path_grads: Any = None  # [S, J, T, D] gradients along the path (needs steps)
+    baseline: Any = None  # [T, D] the path's start (None: zero embeddings)
 
 
 ScoresFn = Callable[[Gradients], Any]
@@ -63,9 +64,11 @@ def grad_dot_input(g: Gradients) -> Any:
 
 
 def integrated_gradients(g: Gradients) -> Any:
-    """Mean gradient along the straight path from 0 to the embeddings, times the embeddings."""
+    """Mean gradient along the straight path from the baseline to the embeddings, times
+    (embeddings - baseline)."""
     steps = g.path_grads.shape[0]
-    return (g.path_grads.sum(0) / steps * g.embeddings[None]).sum(-1)
+    delta = g.embeddings if g.baseline is None else g.embeddings - g.baseline
+    return (g.path_grads.sum(0) / steps * delta[None]).sum(-1)
 
 
 def contrastive(g: Gradients) -> Any:
@@ -95,13 +98,17 @@ METHODS: dict[str, MethodInfo] = {
     )
 }
 
-# Entries for methods the engine does not compute yet (it needs their `needs`): registering one
-# in METHODS is all the UI and the command line need.
 INTEGRATED_GRADIENTS = MethodInfo(
     id="integrated_gradients", label="Integrated Gradients", signed=True,
-    description="Gradient averaged along the path from a zero embedding to the token's, times "
-    "the embedding (Sundararajan et al. 2017).",
-    needs=Needs(interpolation_steps=16), scores_from=integrated_gradients)
+    description="Gradient averaged along the straight path from a baseline (the pad token's "
+    "embedding at every prompt and earlier output token) to the input, times the difference "
+    "(Sundararajan et al. 2017; LIT's sign, like Grad · Input). Costs one gradient per step.",
+    needs=Needs(interpolation_steps=128), scores_from=integrated_gradients)
+METHODS[INTEGRATED_GRADIENTS.id] = INTEGRATED_GRADIENTS
+
+# Contrastive salience needs a foil, which a method id cannot carry (a click sends only the id):
+# it is a mode of its own (lib.analysis.contrastive_salience) that applies the one-gradient
+# methods to the gradient of the contrast. This entry documents the Grad·Input form.
 CONTRASTIVE = MethodInfo(
     id="contrastive", label="Contrastive Grad · Input", signed=True,
     description="Grad·Input of the target's loss minus that of a foil: which tokens favour "
