@@ -22,7 +22,7 @@ from lib.salience.methods import METHODS, MethodInfo, get_method
 __all__ = [
     "METHODS", "MethodInfo", "LoadedModel", "allowed_model_specs", "default_spec", "get_model",
     "loaded_model", "generate", "sequence_for_target", "salience", "salience_batch",
-    "integrated_gradients", "check_target", "check_steps",
+    "integrated_gradients", "cached_integrated_gradients", "check_target", "check_steps",
 ]
 
 ProgressFn = Callable[[float, str], None]
@@ -155,6 +155,17 @@ def targets_per_call(model: LoadedModel, tokens: int) -> int:
         per_target = COTANGENT_COPIES * tokens * model.functions.hidden_dim * 4
         return max(1, min(BATCH_CHUNK, BATCH_BYTES // per_target))
     return max(1, min(BATCH_CHUNK, BATCH_TOKENS // tokens))
+
+
+def cached_integrated_gradients(model: LoadedModel, seq: TokenSequence,
+                                target_token_indices: Sequence[int],
+                                steps: int | None = None) -> integrated.IGResult | None:
+    """The Integrated Gradients result (scores, losses, completeness gap) if already computed,
+    else None (never computes)."""
+    t = sorted(set(int(i) for i in target_token_indices))
+    key = _key(model, seq, t) + ("integrated_gradients", steps or integrated.DEFAULT_STEPS)
+    with _cache_lock:
+        return _path_cache.get(key)
 
 
 def cached_salience(model: LoadedModel, seq: TokenSequence, target_token_indices: Sequence[int],

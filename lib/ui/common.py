@@ -188,21 +188,18 @@ def _wait_for(future: Future, svc: ModelService, label: str,
 def model_banner(svc: ModelService) -> None:
     """One line about the server's model; pages keep working while it loads.
 
-    While loading, only this fragment refreshes itself (every second); it never reruns the whole
-    page, so a timer can never interrupt what a reviewer is typing or clicking.
+    Drawn with the page, not as a timed fragment: the sidebar's status (a fragment) shows the
+    progress and reruns the page once loading ends, which removes this line. A timed fragment
+    here, at the page's top level, crashed the page blank: a timer run cut short before it
+    drew left the browser without its place, so its next run overwrote the page's columns
+    ("Cannot set a node at a delta path" in Streamlit's frontend).
     """
-    loading = svc.status()["state"] in ("loading", "idle")
-
-    @st.fragment(run_every=1.0 if loading else None)
-    def banner() -> None:
-        s = svc.status()
-        if s["state"] == "error":
-            show_error(f"The model could not be loaded: {s['error']}")
-        elif s["state"] in ("loading", "idle"):
-            st.info(f"The model is loading ({s['progress']:.0%}: {md_escape(str(s['message']))}). You can edit "
-                    "prompts and open saved runs meanwhile; Generate waits for it.")
-
-    banner()
+    s = svc.status()
+    if s["state"] == "error":
+        show_error(f"The model could not be loaded: {s['error']}")
+    elif s["state"] in ("loading", "idle"):
+        st.info(f"The model is loading ({s['progress']:.0%}: {md_escape(str(s['message']))}). "
+                "You can edit prompts and open saved runs meanwhile; Generate waits for it.")
 
 
 def share_url(run_id: str) -> str:

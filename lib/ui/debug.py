@@ -27,7 +27,7 @@ from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
 from lib.ui.model_service import get_service
 from lib.ui.restore import restore_debug_run
-from lib.ui.scores import known_scores, prefetch, prefetching, scores_for
+from lib.ui.scores import completeness_note, known_scores, prefetch, prefetching, scores_for
 from lib.ui.segment_picker import segment_picker
 from lib.ui.share import report_builder, scores_json_builder, share_debug
 from lib.ui.url_state import UrlState, hold_all
@@ -163,6 +163,7 @@ def _analysis(view: View) -> None:
                    + common.md_escape(repr(st.session_state["dbg_response"])))
     if sel is not None:
         _target_details(view, out_segs, sel)
+        completeness_note(view, c.method, target_tokens(out_segs, sel))
     # The overlay's styles live in its component; the legend needs them on the page.
     st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, c.method_label))
     if long_prompt and seg_vals is not None:

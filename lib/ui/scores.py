@@ -160,3 +160,31 @@ def known_scores(view: View, out_segs: list[Segment], method: str) -> dict[int, 
         if got is not None:
             found[s.index] = got
     return found
+
+
+def completeness_note(view: View, method: str, targets: list[int]) -> None:
+    """For Integrated Gradients: how far the scores' sum is from f(x) - f(baseline), so the
+    reviewer sees whether the path's steps (and the precision) were enough."""
+    from lib import pipeline
+    from lib.salience.methods import METHODS
+
+    info = METHODS.get(method)
+    model = get_service().model
+    if info is None or not info.needs.interpolation_steps or model is None or \
+            model.fingerprint != view.fingerprint:
+        return
+    result = pipeline.cached_integrated_gradients(model, view.seq, targets)
+    if result is None:
+        return
+    gap = result.completeness_gap
+    if gap is None:
+        st.caption("Completeness: nothing was interpolated for this segment.")
+        return
+    text = (f"Completeness gap {gap:.1%} with {result.steps} steps: the scores sum to "
+            f"{gap:.1%} off the change in the target's loss from the baseline to the prompt "
+            f"({result.loss - result.baseline_loss:+.4g}).")
+    if gap > 0.05:
+        st.warning(text + " Above 5%, read the colours as rough: the path was not resolved "
+                   "finely enough (or the model's precision limits it).")
+    else:
+        st.caption(text)

@@ -88,10 +88,31 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSer
     server.stop()
 
 
+def _record_events(page: object, events: list[str]) -> None:
+    """Log a page's console messages, script errors, navigations and crashes (a failure's
+    screenshot alone cannot tell a blank page's cause)."""
+    import time
+
+    def add(what: str) -> None:
+        events.append(f"{time.strftime('%H:%M:%S')} page {id(page) % 10000}: {what[:2000]}")
+
+    page.on("console", lambda m: add(f"console.{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: add(f"pageerror: {e}"))
+    page.on("crash", lambda _p: add("crash"))
+    page.on("framenavigated", lambda f: add(f"navigated: {f.url}") if f == page.main_frame
+            else None)
+    page.on("response", lambda r: add(f"HTTP {r.status}: {r.request.method} {r.url}")
+            if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: add(f"request failed: {r.url} {r.failure}"))
+    page.on("websocket", lambda ws: (add(f"websocket open: {ws.url}"),
+                                     ws.on("close", lambda _w: add("websocket closed"))))
+
+
 @pytest.fixture
 def new_context(browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:  # noqa: ANN001
     """Factory for fresh browser contexts (no shared cookies/storage); all closed at the end."""
     made: list[tuple[object, list[str]]] = []
+    events: list[str] = []  # what the pages said (console, errors, navigations): kept on failure
 
     def make(**kwargs: object) -> object:
         kwargs.setdefault("viewport", {"width": 1400, "height": 1000})
@@ -99,6 +120,7 @@ def new_context(browser, request: pytest.FixtureRequest) -> Iterator[Callable[..
         context.set_default_timeout(30_000)
         blocked: list[str] = []
         block_outside_hosts(context, blocked)
+        context.on("page", lambda page: _record_events(page, events))
         made.append((context, blocked))
         return context
 
@@ -117,6 +139,9 @@ def new_context(browser, request: pytest.FixtureRequest) -> Iterator[Callable[..
                 except Exception:  # noqa: BLE001 - a screenshot must not hide the real failure
                     pass
         context.close()
+    if failed and events:
+        name = _artifact_name(request.node.nodeid)
+        (ARTIFACTS / f"FAILED-{name}-events.txt").write_text("\n".join(events), encoding="utf-8")
     if outside:
         pytest.fail(f"the page tried to reach hosts other than 127.0.0.1: {sorted(set(outside))}")
 

@@ -1,0 +1,44 @@
+"""Integrated Gradients on the Debug page: choosing it computes it (on click, never
+prefetched) and the overlay shows its scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import make_app, no_crash, overlay
+
+pytestmark = pytest.mark.usefixtures("studio_env")
+
+
+def test_choosing_integrated_gradients_paints_its_scores():
+    from lib import pipeline
+    from lib.segments import segment_scores, segment_sequence
+
+    at = make_app()
+    at.run()
+    at.number_input(key="dbg_max_new").set_value(4)
+    at.button(key="dbg_generate").click().run()
+    view = at.session_state["dbg_view"]
+    segments = segment_sequence(view.seq, "words")
+    first = next(s for s in segments if not s.in_prompt and s.token_indices)
+    at.session_state["dbg_sel"] = (first.index, first.index)
+    at.run()
+    at.radio(key="dbg_m").set_value("integrated_gradients").run()
+    no_crash(at)
+    assert not at.error, [e.value for e in at.error]
+    shown = dict(overlay(at))
+    assert shown, "no overlay for the selected segment"
+    # An independent call of the engine (the same model, target and default steps).
+    model = pipeline.get_model("tiny")
+    ig = pipeline.salience(model, view.seq, sorted(first.token_indices), "integrated_gradients")
+    grad = pipeline.salience(model, view.seq, sorted(first.token_indices), "grad_l2")
+    expected = segment_scores(segments, ig.scores)
+    for index, value in shown.items():
+        assert value == pytest.approx(expected[index], rel=1e-3, abs=1e-6)
+    # The completeness gap of exactly this result is shown.
+    result = pipeline.cached_integrated_gradients(model, view.seq, sorted(first.token_indices))
+    notes = [c.value for c in at.caption] + [w.value for w in at.warning]
+    assert any(f"Completeness gap {result.completeness_gap:.1%}" in n for n in notes), notes
+    # Not the one-gradient scores relabelled.
+    other = segment_scores(segments, grad.scores)
+    assert any(abs(shown[i] - other[i]) > 1e-6 for i in shown)
