@@ -284,17 +284,25 @@ def click_button(page: Any, label: str, timeout_s: float = 60) -> None:
     button.click(timeout=timeout_s * 1000)
 
 
-PARTS_CHART = "[data-testid='stPlotlyChart']:has(.gtitle:text('Prompt parts by salience'))"
+PARTS_TITLE = "Prompt parts by salience"
+
+
+def parts_chart(page: Any) -> Any:
+    """The Debug page's parts chart (a Playwright locator)."""
+    return page.locator("[data-testid='stPlotlyChart']").filter(has_text=PARTS_TITLE)
 
 
 def part_bars(page: Any) -> Any:
-    """The bars of the Debug page's parts chart (a Playwright locator), bottom-up."""
-    return page.locator(PARTS_CHART).locator("g.trace.bars g.point path")
+    """The bars of the parts chart (a Playwright locator), bottom-up."""
+    return parts_chart(page).locator("g.trace.bars g.point path")
 
 
 def click_part_bar(page: Any, order: int = -1) -> None:
     """Click the `order`-th bar of the parts chart (default: the top one, the largest |score|)
     at its centre, as a mouse does (plotly listens on its drag layer, not on the bar)."""
+    chart = parts_chart(page)
+    poll(chart.count, lambda n: n == 1, "the parts chart")
+    chart.scroll_into_view_if_needed()  # plotly draws a chart once it is on screen
     bars = part_bars(page)
     poll(bars.count, lambda n: n > 0, "the bars of the parts chart")
     bar = bars.nth(order if order >= 0 else bars.count() + order)
