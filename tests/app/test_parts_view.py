@@ -94,8 +94,18 @@ def test_debug_part_chart_table_highlight_and_share_link():
     focus = [h.proto.body for h in at.get("html") if 'class="part-focus"' in h.proto.body]
     assert len(focus) == 1 and 'data-part-id="menu_item"' in focus[0]
     assert "Quiche Lorraine" in focus[0]
+    # Another target keeps the highlight (part ids do not depend on the scores).
+    from lib.segments import segment_sequence
+
+    out = [s for s in segment_sequence(view.seq, "words") if not s.in_prompt]
+    if len(out) > 1:
+        at.session_state["dbg_sel"] = (out[1].index, out[1].index)
+        at.run()
+        no_crash(at)
+        assert _overlay_part(at) == {"id": "menu_item", "tokens": list(menu.token_indices)}
 
     # The share link keeps the highlight; the restored view's parts are the same.
+    bar = _parts_figure(at)["data"][0]
     at.button(key="dbg_share").click().run()
     no_crash(at)
     run_id = at.session_state["dbg_shared"]
