@@ -16,6 +16,7 @@ from lib.render import (
     render_legend_html,
     render_segments_html,
 )
+from lib.render_parts import PARTS_CSS
 from lib.text_safety import escape_html, safe_html, safe_plain
 
 
@@ -62,8 +63,10 @@ def render_report_html(
     audit: Mapping[str, object],
     intensity: float = 1.0,
     show_numbers: bool = False,
+    parts_html: str = "",
 ) -> str:
-    """A self-contained HTML document (inline CSS, no scripts, no outside requests)."""
+    """A self-contained HTML document (inline CSS, no scripts, no outside requests).
+    `parts_html`: the salience-by-part table (`lib.render_parts.parts_table_html`), if any."""
     if scale is None:
         scale = colour_scale(scores or [], signed=False)
     common = dict(
@@ -83,14 +86,15 @@ def render_report_html(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{escape_html(safe_plain(title))}</title>"
-        f"<style>{_REPORT_CSS}\n{STYLE_CSS}</style></head><body>"
+        f"<style>{_REPORT_CSS}\n{STYLE_CSS}\n{PARTS_CSS}</style></head><body>"
         f"<h1>{safe_html(title)}</h1>"
         f"<p>Model: <strong>{safe_html(model_name)}</strong></p>"
         f"<h2>Selected target</h2><div class=\"box salience-text\">{safe_html(selected_text)}</div>"
         f"{render_legend_html(scale, palette, method_label)}"
         f'<h2>Prompt</h2><div class="box">{prompt_html}</div>'
         f'<h2>Output</h2><div class="box">{target_html}</div>'
-        f"<h2>Settings</h2>{_table(settings)}"
+        + (f"<h2>Salience by part</h2>{parts_html}" if parts_html else "")
+        + f"<h2>Settings</h2>{_table(settings)}"
         f"<h2>Audit</h2>{_table(audit)}"
         "<p><small>Gradient salience shows which tokens the model's output was most sensitive "
         "to; it is not a causal explanation. Scores are relative within this view.</small></p>"

@@ -27,6 +27,7 @@ from lib.ui.controls import view_controls
 from lib.ui.generate import generate_views
 from lib.ui.inputs import generation_settings, variant_inputs
 from lib.ui.model_service import get_service
+from lib.ui.parts_view import compare_parts
 from lib.ui.restore import restore_compare_run
 from lib.ui.scores import prefetch, score_request
 from lib.ui.segment_picker import segment_picker
@@ -157,6 +158,9 @@ def _results(views: list[View]) -> None:
                 for j in range(n):
                     if scores[j] is not None or (c.shared_scale and j == 0):  # 0 has the legend
                         draw(j)
+    if sel is not None:  # every column's scores are in (or failed): the parts side by side
+        compare_parts(views, [views[j].score_for(c.method, target_tokens(outs[j], chosen[j]))
+                              if chosen[j] is not None else None for j in range(n)], c.signed)
     for j, v in enumerate(views):
         prefetch(v, outs[j], c.granularity, c.method, state_key=f"cmp_prefetched_{j}")
     share_compare(views, c.ui_record(sel))

@@ -26,6 +26,7 @@ from lib.ui.generate import generate_view
 from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
 from lib.ui.model_service import get_service
+from lib.ui.parts_view import debug_part_scores, debug_parts, highlighted_part, overlay_part
 from lib.ui.restore import restore_debug_run
 from lib.ui.scores import completeness_note, known_scores, prefetch, prefetching, scores_for
 from lib.ui.segment_picker import segment_picker
@@ -87,10 +88,12 @@ def _target_details(view: View, out_segs: list[Segment], sel: tuple[int, int]) -
 
 def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segment],
                         sel: tuple[int, int] | None, c: ViewControls,
-                        seg_vals: list[float] | None, sel_idx: list[int]) -> None:
+                        seg_vals: list[float] | None, sel_idx: list[int],
+                        part: dict | None = None) -> None:
     """The output picker and the prompt overlay, one component holding every computed single
     segment's scores (it repaints a click on one at once). While prefetching fills in more,
-    a fragment redraws it each second; a click inside it reruns the page."""
+    a fragment redraws it each second; a click inside it reruns the page. `part`: the prompt
+    part to outline (`lib.ui.parts_view.overlay_part`)."""
     from lib.render import overlay_payload
     from lib.segments import segment_scores
 
@@ -102,7 +105,7 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
                                   signed=c.signed, palette=c.palette, intensity=c.intensity,
                                   show_numbers=bool(c.show_numbers))
         payload.update(hint="Select a segment of the output first.", computing=computing,
-                       waiting="Scores for this selection are not available yet.")
+                       waiting="Scores for this selection are not available yet.", part=part)
         segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=_on_click,
                        titles=segment_titles(view, out_segs), overlay=payload,
                        anchor=st.session_state.get("dbg_anchor"))
@@ -155,9 +158,12 @@ def _analysis(view: View) -> None:
     seg_vals = segment_scores(segments, scores) if scores is not None else None
     sel_idx = selected_indices(segments, sel)
     scale = scale_excluding(segments, seg_vals, sel_idx, c.signed)
+    parts = debug_part_scores(view, scores, c.signed)
+    highlight = highlighted_part(parts)
     st.markdown("**Output** — click a segment to see what in the prompt drove it "
                 "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
-    _output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx)
+    _output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx,
+                        overlay_part(highlight))
     if view.target_mode != "response" and st.session_state.get("dbg_response"):
         st.caption("The model's own response was: "
                    + common.md_escape(repr(st.session_state["dbg_response"])))
@@ -170,13 +176,17 @@ def _analysis(view: View) -> None:
         _reading_view(view, segments, seg_vals, scale, scores, c, sel_idx)
     if seg_vals is not None:
         top_chart(segments, seg_vals, c.signed, key="dbg_chart")
+        debug_parts(view, parts, c.signed, URL.hold)
     with st.expander("How to read this"):
         st.markdown(HOW_TO_READ)
     ui = c.ui_record(sel)
+    # The highlighted part (or the one a share link restored) goes with the run.
+    ui["part"] = highlight.id if highlight is not None else st.session_state.get("dbg_part")
     share_debug(view, out_segs, ui,
                 report_builder(view, segments, seg_vals, scale, c.method_label, sel_idx, ui,
-                               token_scores=scores),
-                scores_json_builder(view, segments, seg_vals, ui))
+                               token_scores=scores, signed=c.signed),
+                scores_json_builder(view, segments, seg_vals, ui, token_scores=scores,
+                                    signed=c.signed))
 
 
 def _reading_view(view: View, segments: list[Segment], seg_vals: list[float], scale: object,

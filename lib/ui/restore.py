@@ -63,6 +63,9 @@ def restore_debug_run(run_id: str, errors: list[str]) -> None:
         st.session_state["dbg_palette_s" if signed else "dbg_palette_u"] = ui["palette"]
     st.session_state["dbg_numbers"] = bool(ui.get("show_numbers", False))
     st.session_state["dbg_sel"] = selection_from_stored(ui.get("selection"))
+    # The highlighted prompt part (lib.ui.parts_view); an unknown id highlights nothing.
+    part = ui.get("part")
+    st.session_state["dbg_part"] = part if isinstance(part, str) else None
     # Refill the inputs so the reviewer sees (and can edit) what produced this view.
     if rec.get("template_id"):
         st.session_state["dbg_source"] = "Template"

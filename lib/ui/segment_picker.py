@@ -29,6 +29,7 @@ PICKER_CSS = """
 .seg-root .seg:focus-visible { box-shadow: 0 0 0 2px var(--st-primary-color); }
 .seg-root .seg.selected { background: rgba(255,190,0,.35); box-shadow: 0 0 0 2px #c77700; }
 .seg-root .seg.computing { border-bottom-style: dashed; border-bottom-color: #6b6b6b; }
+.salience-text .seg.in-part { box-shadow: 0 0 0 2px #0072b2; text-decoration: underline 2px #0072b2; }
 .seg-mark { color: #b00; font-size: .8em; border: 1px solid #b00; border-radius: 2px;
   padding: 0 1px; margin: 0 1px; }
 .seg-empty { color: var(--st-text-color); font-style: italic; }
@@ -76,10 +77,17 @@ function markPicker(root, sel) {
 }
 // The prompt overlay: `pieces` [[text], or [text, segment index, token start, token end,
 // special]]; `look` one [salience, label, background, colour] per segment piece, or null.
+// `ov.part` ({id, tokens}): the highlighted prompt part; its segments get class `in-part`.
 function drawOverlay(box, ov, look, sel) {
   const out = document.createElement("div");
   out.className = "salience-text";
   out.setAttribute("data-part", "all");
+  const partTokens = ov.part ? new Set(ov.part.tokens) : null;
+  const inPart = (p) => {
+    if (!partTokens) return false;
+    for (let t = p[2]; t < p[3]; t++) if (partTokens.has(t)) return true;
+    return false;
+  };
   let k = 0;
   for (const p of ov.pieces) {
     if (p.length === 1) { appendText(out, p[0]); continue; }
@@ -88,6 +96,10 @@ function drawOverlay(box, ov, look, sel) {
     el.setAttribute("data-segment-index", String(p[1]));
     el.setAttribute("data-token-start", String(p[2]));
     el.setAttribute("data-token-end", String(p[3]));
+    if (inPart(p)) {
+      el.classList.add("in-part");
+      el.setAttribute("data-highlight-part", ov.part.id);
+    }
     appendText(el, p[0]);
     out.appendChild(el);
     const paint = look ? look[k] : null;
@@ -109,7 +121,8 @@ function drawOverlay(box, ov, look, sel) {
   box.removeAttribute("aria-busy");
 }
 const lookOf = (ov, sel) => (sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null) || null;
-const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers]);
+const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers,
+                                                       ov.part || null]);
 function onClick(state, idx, shift) {
   const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   const ov = state.ov;
@@ -246,7 +259,8 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
                    overlay: dict[str, Any] | None = None, anchor: int | None = None) -> None:
     """Show `segments` as clickable spans; `on_click(index, shift)` runs before the rerun.
 
-    With `overlay` (`lib.render.overlay_payload` plus `hint`, `waiting`, `computing`) the
+    With `overlay` (`lib.render.overlay_payload` plus `hint`, `waiting`, `computing`, and
+    `part`: `lib.ui.parts_view.overlay_part`, the prompt part to outline) the
     component also draws the prompt overlay below the output, and repaints it in the browser
     at once when a click selects a single segment whose scores it holds (it keeps its own
     selection until Python has handled its last click); `anchor` is the shift-click anchor.

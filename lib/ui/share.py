@@ -29,11 +29,12 @@ def _title(view: View) -> str:
 
 def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[float] | None,
                    scale: ColourScale, method_label: str, selected: Sequence[int],
-                   ui: dict[str, Any], token_scores: Sequence[float] | None = None
-                   ) -> Callable[[], str]:
+                   ui: dict[str, Any], token_scores: Sequence[float] | None = None,
+                   signed: bool = False) -> Callable[[], str]:
     """A function that builds the HTML report of this view (from plain values: it runs outside
     the page's script, when the download is asked for). A long document's report shows its
-    prompt as the reading view (jump list, density strip: plain links, no scripts)."""
+    prompt as the reading view (jump list, density strip: plain links, no scripts); with
+    `token_scores` it has a table of the prompt's parts."""
     settings = {**ui, "max_new_tokens": view.settings.max_new_tokens,
                 "temperature": view.settings.temperature, "seed": view.settings.seed}
     title, seq, name = _title(view), view.seq, view.model_name
@@ -45,10 +46,13 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
     def build() -> str:
         from lib import report
         from lib.reading import PARAGRAPH_THRESHOLD_TOKENS
+        from lib.render_parts import parts_table_html, view_part_scores
         from lib.render_reading import render_document_report_html
 
         render = report.render_report_html
         extra: dict[str, Any] = {}
+        parts_html = ("" if tokens is None
+                      else parts_table_html(view_part_scores(view, tokens, signed), signed))
         if tokens is not None and seq.prompt_length >= PARAGRAPH_THRESHOLD_TOKENS:
             render, extra = render_document_report_html, {"token_scores": tokens}
         return render(
@@ -56,25 +60,39 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
             palette=str(ui["palette"]), method_label=method_label, selected=sel,
             model_name=name, settings=settings,
             audit={"model_fingerprint": fingerprint, **audit_data()},
-            intensity=float(ui["intensity"]), show_numbers=bool(ui["show_numbers"]))
+            intensity=float(ui["intensity"]), show_numbers=bool(ui["show_numbers"]),
+            parts_html=parts_html)
 
     return build
 
 
 def scores_json_builder(view: View, segments: Sequence[Segment],
-                        seg_vals: Sequence[float] | None, ui: dict[str, Any]
+                        seg_vals: Sequence[float] | None, ui: dict[str, Any], *,
+                        token_scores: Sequence[float] | None = None, signed: bool = False
                         ) -> Callable[[], str]:
-    """A function that builds the JSON export (tokens, segments and their scores)."""
+    """A function that builds the JSON export (tokens, segments and their scores); with
+    `token_scores` also `parts`, the rows `salience --by-part` writes (`lib.cli_parts`)."""
     head = {"model": view.model_name, "fingerprint": view.fingerprint, "method": ui["method"],
             "granularity": ui["granularity"], "selection": ui["selection"]}
     tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
     segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
+    tok_scores = None if token_scores is None else list(token_scores)
 
     def build() -> str:
-        return json.dumps({**head, "tokens": tokens, "segments": [
+        out: dict[str, Any] = {**head, "input_text": view.seq.input_text, "tokens": tokens,
+                               "segments": [
             {"index": s.index, "text": s.text, "in_prompt": s.in_prompt,
-             "score": None if vals is None else vals[i]} for i, s in enumerate(segs)]},
-            ensure_ascii=False, indent=1)
+             "score": None if vals is None else vals[i]} for i, s in enumerate(segs)]}
+        if tok_scores is not None:
+            from lib.cli_parts import parts_json
+            from lib.render_parts import prompt_parts
+
+            try:
+                out["parts"] = parts_json(view.seq, view.prompt, prompt_parts(view),
+                                          tok_scores, signed)
+            except ValueError:  # parts that do not fit the sequence (a damaged run): none
+                pass
+        return json.dumps(out, ensure_ascii=False, indent=1)
 
     return build
 

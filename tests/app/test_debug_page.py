@@ -83,7 +83,7 @@ def test_selection_from_session_state_colours_the_prompt_with_engine_scores():
         if s.in_prompt:
             assert shown[s.index] == pytest.approx(v, rel=1e-4, abs=1e-6)
     assert at.query_params["sel"] == str(out[0].index)
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the top segments and the prompt parts
 
 
 def test_empty_prompt_error_keeps_text_and_no_traceback():

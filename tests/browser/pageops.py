@@ -5,6 +5,11 @@ an open shadow root; Playwright's CSS locators pierce it); coloured overlay span
 `data-salience`, `data-token-start`, `data-token-end`, `data-segment-index`; selected ones have
 class `selected`. URL parameters `g` (granularity), `m` (method), `sel`, `run`.
 
+Salience by part (Debug): the parts chart is the plotly chart titled "Prompt parts by salience";
+its bars are plotly's `g.trace.bars g.point` (bottom-up: the last is the largest |score|).
+Clicking a bar highlights that part: overlay spans in it get class `in-part` and
+`data-highlight-part="<part id>"`, and a `.part-focus[data-part-id]` box spells the part out.
+
 Waits poll the page with a deadline: a hang guard, never a performance assertion.
 """
 
@@ -277,3 +282,42 @@ def click_button(page: Any, label: str, timeout_s: float = 60) -> None:
     button = page.get_by_role("button", name=label, exact=True)
     poll(button.count, lambda n: n == 1, f"exactly one '{label}' button", timeout_s)
     button.click(timeout=timeout_s * 1000)
+
+
+PARTS_TITLE = "Prompt parts by salience"
+
+
+def parts_chart(page: Any) -> Any:
+    """The Debug page's parts chart (a Playwright locator)."""
+    return page.locator("[data-testid='stPlotlyChart']").filter(has_text=PARTS_TITLE)
+
+
+def part_bars(page: Any) -> Any:
+    """The bars of the parts chart (a Playwright locator), bottom-up."""
+    return parts_chart(page).locator("g.trace.bars g.point path")
+
+
+def click_part_bar(page: Any, order: int = -1) -> None:
+    """Click the `order`-th bar of the parts chart (default: the top one, the largest |score|)
+    at its centre, as a mouse does (plotly listens on its drag layer, not on the bar)."""
+    chart = parts_chart(page)
+    poll(chart.count, lambda n: n == 1, "the parts chart")
+    chart.scroll_into_view_if_needed()  # plotly draws a chart once it is on screen
+    bars = part_bars(page)
+    poll(bars.count, lambda n: n > 0, "the bars of the parts chart")
+    bar = bars.nth(order if order >= 0 else bars.count() + order)
+    bar.scroll_into_view_if_needed()
+    box = poll(bar.bounding_box, lambda b: b is not None and b["width"] > 0, "a visible bar")
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def highlighted_parts(page: Any) -> set[str]:
+    """The part ids the overlay outlines (`data-highlight-part` of its spans)."""
+    return set(page.locator("[data-highlight-part]").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-highlight-part'))"))
+
+
+def part_focus(page: Any) -> list[str]:
+    """`data-part-id` of the highlighted part's box under the chart (at most one)."""
+    return page.locator(".part-focus[data-part-id]").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-part-id'))")
