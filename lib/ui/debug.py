@@ -22,6 +22,14 @@ from lib.selection import (
 from lib.ui import common
 from lib.ui.chart import top_chart
 from lib.ui.controls import ViewControls, view_controls
+from lib.ui.foil import (
+    clear_foil,
+    contrast_for,
+    contrast_note,
+    contrast_record,
+    foil_control,
+    set_foil,
+)
 from lib.ui.generate import generate_view
 from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
@@ -34,7 +42,7 @@ from lib.ui.share import report_builder, scores_json_builder, share_debug
 from lib.ui.url_state import UrlState, hold_all
 from lib.view import View, generated_positions, segment_titles
 
-URL = UrlState("dbg", parse_selection, format_selection)
+URL = UrlState("dbg", parse_selection, format_selection, adopt_foil=set_foil)
 
 
 def _input_column() -> None:
@@ -58,6 +66,7 @@ def _on_click(index: int, shift: bool) -> None:
     """The picker's click: the one place a click becomes selection state."""
     URL.hold()
     common.clear_cancelled()  # a new click asks again, even for a cancelled segment
+    clear_foil()  # the foil belonged to the segment that was selected
     st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = next_selection(
         st.session_state.get("dbg_sel"), index, shift, st.session_state.get("dbg_anchor"))
 
@@ -89,17 +98,19 @@ def _target_details(view: View, out_segs: list[Segment], sel: tuple[int, int]) -
 def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segment],
                         sel: tuple[int, int] | None, c: ViewControls,
                         seg_vals: list[float] | None, sel_idx: list[int],
-                        part: dict | None = None) -> None:
+                        part: dict | None = None, instant: bool = True) -> None:
     """The output picker and the prompt overlay, one component holding every computed single
     segment's scores (it repaints a click on one at once). While prefetching fills in more,
     a fragment redraws it each second; a click inside it reruns the page. `part`: the prompt
-    part to outline (`lib.ui.parts_view.overlay_part`)."""
+    part to outline (`lib.ui.parts_view.overlay_part`). `instant=False` (a contrast is shown):
+    the component holds no other segment's scores, so a click waits for the page (which drops
+    the foil) instead of repainting plain scores under the contrast's legend."""
     from lib.render import overlay_payload
     from lib.segments import segment_scores
 
     def draw() -> bool:
         views = {i: segment_scores(segments, tok)
-                 for i, tok in known_scores(view, out_segs, c.method).items()}
+                 for i, tok in known_scores(view, out_segs, c.method).items()} if instant else {}
         computing = prefetching("dbg_prefetched")
         payload = overlay_payload(view.seq, segments, views, seg_vals, sel_idx,
                                   signed=c.signed, palette=c.palette, intensity=c.intensity,
@@ -149,8 +160,12 @@ def _analysis(view: View) -> None:
     # prefetch): a reload or a copied address during the computation keeps the selection.
     URL.write(view.run_id)
 
-    scores = None
-    if sel is not None:
+    foil = foil_control(view, out_segs, sel, c.method, URL.hold) if sel is not None else None
+    scores, contrast = None, None
+    if sel is not None and foil is not None:
+        contrast = contrast_for(view, target_tokens(out_segs, sel), foil, c.method)
+        scores = None if contrast is None else contrast.token_scores(len(view.seq.tokens))
+    elif sel is not None:
         scores = scores_for(view, c.method, target_tokens(out_segs, sel))
     # After the selection's own scores (a click goes first), before the output is drawn
     # (it shows what is still computing).
@@ -163,15 +178,18 @@ def _analysis(view: View) -> None:
     st.markdown("**Output** — click a segment to see what in the prompt drove it "
                 "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
     _output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx,
-                        overlay_part(highlight))
+                        overlay_part(highlight), instant=foil is None)
     if view.target_mode != "response" and st.session_state.get("dbg_response"):
         st.caption("The model's own response was: "
                    + common.md_escape(repr(st.session_state["dbg_response"])))
     if sel is not None:
         _target_details(view, out_segs, sel)
         completeness_note(view, c.method, target_tokens(out_segs, sel))
+        if contrast is not None:
+            contrast_note(contrast)
     # The overlay's styles live in its component; the legend needs them on the page.
-    st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, c.method_label))
+    label = c.method_label if contrast is None else f"{c.method_label} of the contrast with the foil"
+    st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, label))
     if long_prompt and seg_vals is not None:
         _reading_view(view, segments, seg_vals, scale, scores, c, sel_idx)
     if seg_vals is not None:
@@ -182,8 +200,10 @@ def _analysis(view: View) -> None:
     ui = c.ui_record(sel)
     # The highlighted part (or the one a share link restored) goes with the run.
     ui["part"] = highlight.id if highlight is not None else st.session_state.get("dbg_part")
+    if foil is not None:  # a contrastive view: the foil and its numbers go with the run
+        ui.update(foil=foil, contrast=contrast_record(contrast))
     share_debug(view, out_segs, ui,
-                report_builder(view, segments, seg_vals, scale, c.method_label, sel_idx, ui,
+                report_builder(view, segments, seg_vals, scale, label, sel_idx, ui,
                                token_scores=scores, signed=c.signed),
                 scores_json_builder(view, segments, seg_vals, ui, token_scores=scores,
                                     signed=c.signed))

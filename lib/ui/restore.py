@@ -10,6 +10,7 @@ import streamlit as st
 from lib.errors import InputError
 from lib.selection import compare_selection_from_stored, selection_from_stored
 from lib.ui import common
+from lib.ui.foil import set_foil
 from lib.ui.inputs import DEFAULT_VARIANTS
 from lib.view import View, view_from_record
 
@@ -66,6 +67,7 @@ def restore_debug_run(run_id: str, errors: list[str]) -> None:
     # The highlighted prompt part (lib.ui.parts_view); an unknown id highlights nothing.
     part = ui.get("part")
     st.session_state["dbg_part"] = part if isinstance(part, str) else None
+    set_foil(ui.get("foil"))  # a contrastive view's foil (lib.ui.foil); none for older runs
     # Refill the inputs so the reviewer sees (and can edit) what produced this view.
     if rec.get("template_id"):
         st.session_state["dbg_source"] = "Template"

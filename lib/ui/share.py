@@ -74,6 +74,8 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
     `token_scores` also `parts`, the rows `salience --by-part` writes (`lib.cli_parts`)."""
     head = {"model": view.model_name, "fingerprint": view.fingerprint, "method": ui["method"],
             "granularity": ui["granularity"], "selection": ui["selection"]}
+    if ui.get("foil"):  # contrastive: the scores are of log p(selection) - log p(foil)
+        head.update(foil=ui["foil"], contrast=ui.get("contrast"))
     tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
     segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
     tok_scores = None if token_scores is None else list(token_scores)

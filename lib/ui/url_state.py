@@ -1,4 +1,5 @@
-"""The one owner of a page's URL: adopt `g`, `m`, `sel`, `run` from it, write them back once.
+"""The one owner of a page's URL: adopt `g`, `m`, `sel`, `run` (and Debug's `foil`) from it,
+write them back once.
 
 A page makes one `UrlState(prefix, parse, format)`. At the top of every run `adopt(...)` takes
 the URL's view into `<prefix>_g/_m/_sel` session state when the URL changed outside the page
@@ -21,7 +22,7 @@ import streamlit as st
 
 from lib.errors import InputError
 
-KEYS = ("g", "m", "sel", "run")
+KEYS = ("g", "m", "sel", "run", "foil")
 _HOLD_ALL = "url_hold_all"
 
 
@@ -34,10 +35,12 @@ class UrlState:
     """URL <-> session state of one page (`prefix` 'dbg' or 'cmp')."""
 
     def __init__(self, prefix: str, parse_sel: Callable[[str | None], Any],
-                 format_sel: Callable[[Any], str | None]) -> None:
+                 format_sel: Callable[[Any], str | None],
+                 adopt_foil: Callable[[str | None], None] | None = None) -> None:
         self.prefix = prefix
         self.parse_sel = parse_sel
         self.format_sel = format_sel
+        self.adopt_foil = adopt_foil  # pages with a contrastive view (`foil=`): its setter
 
     def key(self, name: str) -> str:
         return f"{self.prefix}_{name}"
@@ -87,6 +90,9 @@ class UrlState:
             else:
                 errors.append(f"The link's method 'm={m[:30]}' is unknown; use one of "
                               f"{', '.join(methods())}.")
+        if self.adopt_foil is not None and (snap.get("foil") is not None or not snap.get("run")):
+            # The URL's foil; a saved run without one in the URL keeps the run's own.
+            self.adopt_foil(snap.get("foil"))
         if snap.get("sel") is not None:
             try:
                 st.session_state[self.key("sel")] = self.parse_sel(snap["sel"])
@@ -99,7 +105,7 @@ class UrlState:
         want = {"g": st.session_state.get(self.key("g")),
                 "m": st.session_state.get(self.key("m")),
                 "sel": self.format_sel(st.session_state.get(self.key("sel"))),
-                "run": run_id}
+                "run": run_id, "foil": st.session_state.get(self.key("foil"))}
         for k, v in want.items():
             if v is None:
                 if k in st.query_params:
