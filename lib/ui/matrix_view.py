@@ -25,6 +25,7 @@ from lib.text_safety import escape_html, safe_plain
 
 CHART_KEY = "dbg_matrix"
 CELL_KEY = "dbg_matrix_cell"
+OPEN_KEY = "dbg_matrix_open"
 TITLE = "Output × prompt matrix"
 LABEL_CHARS = 14
 HOVER_CHARS = 40
@@ -113,8 +114,13 @@ def matrix_view(segments: Sequence[Segment], known: Mapping[int, Sequence[float]
                 select_row: Callable[[int], None]) -> None:
     """The matrix in an expander. `known`: token scores by output segment index, computed so
     far; `select_row(index)` makes that output segment the selection (the page's rule)."""
+    # A tracked expander: its open state is session state, so the fragment's redraws while
+    # scores fill in keep it open, and a closed one builds no figure.
+    box = st.expander(TITLE, key=OPEN_KEY, on_change="rerun")
+    if not box.open:
+        return
     grid = matrix_grid(segments, known)
-    with st.expander(TITLE):
+    with box:
         if not grid.rows or not grid.columns:
             st.caption("The matrix needs an output segment and a prompt segment.")
             return

@@ -70,6 +70,7 @@ def _generate(method: str | None = None):  # noqa: ANN202
     at.number_input(key="dbg_max_new").set_value(4)
     at.button(key="dbg_generate").click().run()
     no_crash(at)
+    at.session_state["dbg_matrix_open"] = True  # as a click on the expander does
     if method is not None:
         at.radio(key="dbg_m").set_value(method).run()
         no_crash(at)
