@@ -33,6 +33,7 @@ from lib.ui.foil import (
 from lib.ui.generate import generate_view
 from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
+from lib.ui.matrix_view import matrix_highlight, matrix_view
 from lib.ui.model_service import get_service
 from lib.ui.parts_view import debug_part_scores, debug_parts, highlighted_part, overlay_part
 from lib.ui.restore import restore_debug_run
@@ -71,6 +72,16 @@ def _on_click(index: int, shift: bool) -> None:
         st.session_state.get("dbg_sel"), index, shift, st.session_state.get("dbg_anchor"))
 
 
+def _select_row(index: int) -> None:
+    """A matrix cell's click: its output segment alone becomes the selection (no toggling: a
+    second cell in the same row keeps the row)."""
+    URL.hold()
+    common.clear_cancelled()
+    if st.session_state.get("dbg_sel") != (index, index):
+        clear_foil()  # the foil belonged to the segment that was selected
+    st.session_state["dbg_sel"], st.session_state["dbg_anchor"] = (index, index), index
+
+
 def _settled_selection(out_segs: list[Segment]) -> tuple[int, int] | None:
     """The session's selection if it is an output segment at this granularity, else None
     (saying so)."""
@@ -100,26 +111,29 @@ def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segm
                         seg_vals: list[float] | None, sel_idx: list[int],
                         part: dict | None = None, instant: bool = True) -> None:
     """The output picker and the prompt overlay, one component holding every computed single
-    segment's scores (it repaints a click on one at once). While prefetching fills in more,
-    a fragment redraws it each second; a click inside it reruns the page. `part`: the prompt
-    part to outline (`lib.ui.parts_view.overlay_part`). `instant=False` (a contrast is shown):
-    the component holds no other segment's scores, so a click waits for the page (which drops
-    the foil) instead of repainting plain scores under the contrast's legend."""
+    segment's scores (it repaints a click on one at once), and the output x prompt matrix
+    from the same scores. While prefetching fills in more, a fragment redraws both each
+    second; a click inside it reruns the page. `part`: the prompt part to outline
+    (`lib.ui.parts_view.overlay_part`). `instant=False` (a contrast is shown): the component
+    holds no other segment's scores, so a click waits for the page (which drops the foil)
+    instead of repainting plain scores under the contrast's legend."""
     from lib.render import overlay_payload
     from lib.segments import segment_scores
 
     def draw() -> bool:
-        views = {i: segment_scores(segments, tok)
-                 for i, tok in known_scores(view, out_segs, c.method).items()} if instant else {}
+        known = known_scores(view, out_segs, c.method)
+        views = {i: segment_scores(segments, tok) for i, tok in known.items()} if instant else {}
         computing = prefetching("dbg_prefetched")
         payload = overlay_payload(view.seq, segments, views, seg_vals, sel_idx,
                                   signed=c.signed, palette=c.palette, intensity=c.intensity,
                                   show_numbers=bool(c.show_numbers))
         payload.update(hint="Select a segment of the output first.", computing=computing,
-                       waiting="Scores for this selection are not available yet.", part=part)
+                       waiting="Scores for this selection are not available yet.", part=part,
+                       column=matrix_highlight(segments, sel))
         segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=_on_click,
                        titles=segment_titles(view, out_segs), overlay=payload,
                        anchor=st.session_state.get("dbg_anchor"))
+        matrix_view(segments, known, c.signed, c.method_label, sel, _select_row)
         return computing
 
     if not prefetching("dbg_prefetched"):

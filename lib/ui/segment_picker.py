@@ -30,6 +30,7 @@ PICKER_CSS = """
 .seg-root .seg.selected { background: rgba(255,190,0,.35); box-shadow: 0 0 0 2px #c77700; }
 .seg-root .seg.computing { border-bottom-style: dashed; border-bottom-color: #6b6b6b; }
 .salience-text .seg.in-part { box-shadow: 0 0 0 2px #0072b2; text-decoration: underline 2px #0072b2; }
+.salience-text .seg.matrix-column { outline: 2px dashed #009e73; outline-offset: 2px; }
 .seg-mark { color: #b00; font-size: .8em; border: 1px solid #b00; border-radius: 2px;
   padding: 0 1px; margin: 0 1px; }
 .seg-empty { color: var(--st-text-color); font-style: italic; }
@@ -77,15 +78,19 @@ function markPicker(root, sel) {
 }
 // The prompt overlay: `pieces` [[text], or [text, segment index, token start, token end,
 // special]]; `look` one [salience, label, background, colour] per segment piece, or null.
-// `ov.part` ({id, tokens}): the highlighted prompt part; its segments get class `in-part`.
+// Highlights, each {id, tokens}: `ov.part` (the highlighted prompt part: its segments get
+// class `in-part` and `data-highlight-part`) and `ov.column` (the matrix cell's prompt
+// segment: class `matrix-column` and `data-matrix-column`).
+const HIGHLIGHTS = [["part", "in-part", "data-highlight-part"],
+                    ["column", "matrix-column", "data-matrix-column"]];
 function drawOverlay(box, ov, look, sel) {
   const out = document.createElement("div");
   out.className = "salience-text";
   out.setAttribute("data-part", "all");
-  const partTokens = ov.part ? new Set(ov.part.tokens) : null;
-  const inPart = (p) => {
-    if (!partTokens) return false;
-    for (let t = p[2]; t < p[3]; t++) if (partTokens.has(t)) return true;
+  const marks = HIGHLIGHTS.filter(([k]) => ov[k]).map(([k, cls, attr]) =>
+    ({ id: String(ov[k].id), tokens: new Set(ov[k].tokens), cls: cls, attr: attr }));
+  const covers = (p, tokens) => {
+    for (let t = p[2]; t < p[3]; t++) if (tokens.has(t)) return true;
     return false;
   };
   let k = 0;
@@ -96,9 +101,8 @@ function drawOverlay(box, ov, look, sel) {
     el.setAttribute("data-segment-index", String(p[1]));
     el.setAttribute("data-token-start", String(p[2]));
     el.setAttribute("data-token-end", String(p[3]));
-    if (inPart(p)) {
-      el.classList.add("in-part");
-      el.setAttribute("data-highlight-part", ov.part.id);
+    for (const m of marks) {
+      if (covers(p, m.tokens)) { el.classList.add(m.cls); el.setAttribute(m.attr, m.id); }
     }
     appendText(el, p[0]);
     out.appendChild(el);
@@ -122,7 +126,7 @@ function drawOverlay(box, ov, look, sel) {
 }
 const lookOf = (ov, sel) => (sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null) || null;
 const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers,
-                                                       ov.part || null]);
+                                                       ov.part || null, ov.column || null]);
 function onClick(state, idx, shift) {
   const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   const ov = state.ov;
@@ -260,7 +264,8 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
     """Show `segments` as clickable spans; `on_click(index, shift)` runs before the rerun.
 
     With `overlay` (`lib.render.overlay_payload` plus `hint`, `waiting`, `computing`, and
-    `part`: `lib.ui.parts_view.overlay_part`, the prompt part to outline) the
+    `part`: `lib.ui.parts_view.overlay_part`, the prompt part to outline; `column`:
+    `lib.ui.matrix_view.matrix_highlight`, the matrix cell's prompt segment) the
     component also draws the prompt overlay below the output, and repaints it in the browser
     at once when a click selects a single segment whose scores it holds (it keeps its own
     selection until Python has handled its last click); `anchor` is the shift-click anchor.

@@ -10,6 +10,13 @@ its bars are plotly's `g.trace.bars g.point` (bottom-up: the last is the largest
 Clicking a bar highlights that part: overlay spans in it get class `in-part` and
 `data-highlight-part="<part id>"`, and a `.part-focus[data-part-id]` box spells the part out.
 
+Output x prompt matrix (Debug): the plotly chart in the expander "Output × prompt matrix"; rows
+are the output segments top to bottom, columns the prompt segments left to right (one tick
+label each), cells filling the plot area (`.nsewdrag`) evenly. Clicking a cell selects its output
+segment (class `selected`, as a click on the output does) and outlines its prompt segment:
+overlay spans of that segment get class `matrix-column` and `data-matrix-column="<prompt
+segment index>"`.
+
 Waits poll the page with a deadline: a hang guard, never a performance assertion.
 """
 
@@ -321,3 +328,71 @@ def part_focus(page: Any) -> list[str]:
     """`data-part-id` of the highlighted part's box under the chart (at most one)."""
     return page.locator(".part-focus[data-part-id]").evaluate_all(
         "els => els.map(e => e.getAttribute('data-part-id'))")
+
+
+def choose(page: Any, option: str, then: Any, timeout_s: float = 180) -> None:
+    """Click a radio option until the input it reveals (`then`, a locator) shows: a click that
+    lands while the first run is still being drawn can be lost, and a loaded machine can take
+    long to draw the option at all."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def attempt() -> int:
+        try:
+            page.get_by_text(option, exact=True).click(timeout=5_000)
+        except PlaywrightError:  # not drawn yet: try again until the deadline
+            pass
+        return then.count()
+
+    poll(attempt, bool, f"the input behind '{option}'", timeout_s, every_s=1.0)
+    then.first.wait_for(state="visible")
+
+
+def commit_text(locator: Any, text: str, textarea: bool) -> None:
+    """Type into a text input or area and commit it, as Streamlit wants (Enter / Ctrl+Enter)."""
+    locator.fill(text)
+    locator.press("Control+Enter" if textarea else "Enter")
+
+
+MATRIX_TITLE = "Output × prompt matrix"
+
+
+def open_matrix(page: Any) -> Any:
+    """Open the matrix's expander; return its plotly chart (a Playwright locator)."""
+    summary = page.locator("summary").filter(has_text=MATRIX_TITLE)
+    poll(summary.count, lambda n: n == 1, "the matrix's expander")
+
+    def is_open() -> bool:
+        try:
+            # Clicked only while closed: a second click would close it again.
+            if not summary.evaluate("s => s.parentElement.open", timeout=5_000):
+                summary.scroll_into_view_if_needed(timeout=5_000)
+                summary.click(timeout=5_000)
+            return bool(summary.evaluate("s => s.parentElement.open", timeout=5_000))
+        except Exception:  # noqa: BLE001 - redrawn under the pointer: look again
+            return False
+
+    poll(is_open, bool, "the matrix's expander open", every_s=1.0)
+    # The one chart with a heatmap (plotly draws it as an image in its heatmap layer).
+    chart = page.locator("[data-testid='stPlotlyChart']:has(.heatmaplayer image)")
+    poll(chart.count, lambda n: n == 1, "the matrix chart in its opened expander")
+    return chart
+
+
+def click_matrix_cell(page: Any, chart: Any, row: int, col: int) -> None:
+    """Click the centre of cell (row, col) of the matrix chart, as a mouse does (plotly listens
+    on its drag layer): the plot area split evenly by the number of tick labels."""
+    chart.scroll_into_view_if_needed()  # plotly draws a chart once it is on screen
+    area = chart.locator(".nsewdrag").first
+    box = poll(area.bounding_box, lambda b: b is not None and b["width"] > 0,
+               "the matrix's plot area")
+    n_cols = chart.locator("g.xtick").count()
+    n_rows = chart.locator("g.ytick").count()
+    assert 0 <= row < n_rows and 0 <= col < n_cols, (row, col, n_rows, n_cols)
+    page.mouse.click(box["x"] + (col + 0.5) * box["width"] / n_cols,
+                     box["y"] + (row + 0.5) * box["height"] / n_rows)
+
+
+def matrix_columns(page: Any) -> set[str]:
+    """The prompt segment indices the overlay outlines for the matrix (`data-matrix-column`)."""
+    return set(page.locator("[data-matrix-column]").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-matrix-column'))"))
