@@ -48,7 +48,8 @@ def test_picking_a_foil_turns_the_palette_signed_and_the_link_restores_it(
     ops.open_app(other, tiny_server.url, params=f"run={run_id}")
     ops.poll(lambda: ops.app_text(other), lambda t: "log p(foil)" in t,
              "the contrast on the shared link")
-    assert "signed: one colour" in _legend(other)
+    ops.poll(lambda: _legend(other), lambda t: "signed: one colour" in t,
+             "the signed legend on the shared link")
     restored = ops.poll(lambda: ops.overlay(other), lambda o: any(s["salience"] for s in o),
                         "the shared view's overlay")
     assert sorted(map(ops.salience_key, restored)) == sorted(map(ops.salience_key, shown))
