@@ -89,6 +89,7 @@ class _Hostile:
         self.result = HostileResult()
         self.page: Any = None
         self.tabs: list[Any] = []
+        self.ready = asyncio.Event()
 
     # ---- plumbing --------------------------------------------------------------------------
     def check(self) -> None:
@@ -120,13 +121,15 @@ class _Hostile:
         finally:
             self.check()
 
-    async def answer_or(self, page: Any, ok, what: str) -> None:  # noqa: ANN001
-        """Wait until the page shows an error/warning or `ok(segments)`, then record it."""
+    async def answer_or(self, page: Any, ok, what: str,  # noqa: ANN001
+                        before: list[str] | None = None) -> None:
+        """Wait until the page shows an error/warning (other than `before`, the ones shown
+        before the step) or `ok(segments)`, then record it."""
 
         async def read() -> tuple[list[str], list[dict[str, Any]]]:
             return await _alerts(page), await ops.segments(page)
 
-        await self.wait(read, lambda v: bool(v[0]) or ok(v[1]), what)
+        await self.wait(read, lambda v: (bool(v[0]) and v[0] != before) or ok(v[1]), what)
         await self.record(page)
 
     async def choose(self, page: Any, option: str, then: Any) -> None:
@@ -185,10 +188,12 @@ class _Hostile:
         box = page.get_by_label(PATTERN_LABEL)
         for pattern in (BACKTRACKING, REGEX_COMPILE_BOMBS[cycle % len(REGEX_COMPILE_BOMBS)]):
             self.act("regex bomb")
+            before = await _alerts(page)  # the previous pattern's message may still show
             t0 = time.perf_counter()
             await box.fill(pattern)
             await box.press("Enter")
-            await self.answer_or(page, lambda s: False, f"the app's answer to pattern {pattern!r}")
+            await self.answer_or(page, lambda s: False, f"the app's answer to pattern {pattern!r}",
+                                 before)
             step = f"pattern {pattern[:40]!r}"
             took = time.perf_counter() - t0
             self.result.slowest[step] = max(took, self.result.slowest.get(step, 0.0))
@@ -304,6 +309,7 @@ class _Hostile:
             self.check()
             try:
                 await self.setup()
+                self.ready.set()
                 break
             except _Stop:
                 raise
@@ -323,18 +329,20 @@ class _Hostile:
             self.result.cycles += 1
 
 
-async def run_hostile(browser: Any, url: str, stop: asyncio.Event,
-                      result: HostileResult) -> HostileResult:
-    """Attack the server from one context until `stop` is set; what it did and saw goes into
-    `result` (the caller's, so it survives a cancel when a last step hangs)."""
+async def run_hostile(browser: Any, url: str, stop: asyncio.Event, result: HostileResult,
+                      ready: asyncio.Event) -> HostileResult:
+    """Attack the server from one context until `stop` is set; `ready` is set once its pages
+    are open (the caller starts the normal sessions then, so they meet the attacks, not page
+    loads). What it did and saw goes into `result` (the caller's, so it survives a cancel)."""
     context = await new_context(browser)
     hostile = _Hostile(context, url, stop)
-    hostile.result = result
+    hostile.result, hostile.ready = result, ready
     try:
         await hostile.run()
     except _Stop:
         pass
     finally:
+        ready.set()  # never leave the caller waiting
         await context.close()
     return hostile.result
 

@@ -205,6 +205,7 @@ def report(
 
 BOUND = 2.0  # issue 12: the normal sessions' times with the hostile one, at most 2x without
 HOSTILE_GRACE_S = 90.0  # after the normal sessions end, the hostile's last step may finish
+HOSTILE_SETUP_S = 300.0  # its pages (main tab + flood tabs) open before the normal sessions
 
 
 def comparison(without: list[SessionResult], with_: list[SessionResult]) -> tuple[str, bool]:
@@ -282,8 +283,12 @@ async def hostile_run(browser, url: str, args: argparse.Namespace,  # noqa: ANN0
           flush=True)
     without, wall_a = await _concurrent(browser, url, args, "a", share=True)
     print(f"the same {args.sessions} sessions beside one hostile session ...", flush=True)
-    stop, seen = asyncio.Event(), hostile.HostileResult()
-    attacker = asyncio.create_task(hostile.run_hostile(browser, url, stop, seen))
+    stop, ready, seen = asyncio.Event(), asyncio.Event(), hostile.HostileResult()
+    attacker = asyncio.create_task(hostile.run_hostile(browser, url, stop, seen, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), HOSTILE_SETUP_S)
+    except TimeoutError:
+        seen.notes.append(f"its pages were not open after {HOSTILE_SETUP_S:.0f} s")
     with_, wall_b = await _concurrent(browser, url, args, "h", share=True)
     stop.set()
     try:
@@ -307,6 +312,10 @@ async def hostile_run(browser, url: str, args: argparse.Namespace,  # noqa: ANN0
     for line in lost:
         print(f"  {line}")
     print(seen.summary())
+    if sum(seen.actions.values()) == 0:
+        # Then the "with" figures are a second baseline: the verdict would say nothing.
+        print("the hostile session did not get to attack: no verdict (run more rounds)")
+        passed = False
     sessions_ok = all(r.completed and not r.errors for r in [serial, *without, *with_])
     return passed and sessions_ok and not lost and not seen.traceback_texts
 
