@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.floor import cpu_name  # noqa: E402
 
 
 def timed(fn, runs: int, before=None) -> tuple[float, float, object]:
@@ -73,12 +74,7 @@ def main() -> None:
         r = pipeline.integrated_gradients(model, seq, first, steps)
         gaps.append((steps, r.completeness_gap, time.perf_counter() - t))
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores; model: {model.name} ({args.model}, "
           f"precision {model.functions.precision}, load {load_s:.1f} s); prompt: fewshot-fixed "
           f"({seq.prompt_length} tokens), greedy output {len(seq.tokens) - seq.prompt_length} "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import lib  # noqa: E402,F401  (sets the JAX backend)
-from bench.floor import matmul_rate, salience_flops  # noqa: E402
+from bench.floor import cpu_name, matmul_rate, salience_flops  # noqa: E402
 
 LIT_ROWS = ROOT / "tests" / "fixtures" / "peers" / "lit_prompt_examples.jsonl"
 
@@ -246,15 +245,7 @@ def main() -> None:
         ("peak RSS of the whole run", f"{rss_gb():.2f} GB", "", "naive variant and batch included")
     )
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        model_name = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model_name = cpu
+    model_name = cpu_name()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()

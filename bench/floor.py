@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
+from pathlib import Path
+
+
+def cpu_name() -> str:
+    """The machine's CPU model for a benchmark table (/proc/cpuinfo, else what Python knows)."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in
+                    Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def matmul_rate(dtype_name: str) -> float:

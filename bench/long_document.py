@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DOCUMENT = ROOT / "tests" / "fixtures" / "documents" / "gpl-3.0.txt"
 
-from bench.floor import matmul_rate, salience_flops  # noqa: E402
+from bench.floor import cpu_name, matmul_rate, salience_flops  # noqa: E402
 
 
 def child(n: int, precision: str, runs: int, scores_out: str, prefill: bool) -> None:
@@ -109,12 +108,7 @@ def main() -> None:
                   file=sys.stderr, flush=True)
     import numpy as np
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores; model: embedded Gemma 3 270M; "
           f"prompt: GPL-3.0 text cut to T tokens, target ' Yes.'; median of {args.runs} warm "
           "runs after one first call; each row a fresh process.\n")

@@ -9,6 +9,7 @@ another segment drops it. It goes into the URL (`foil=`), share links and export
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -168,7 +169,7 @@ def contrast_note(result: Any) -> None:
         f"**Contrast with the foil** {common.md_escape(repr(safe_plain(result.foil_text)))}: "
         f"log p(selection) = {result.target_logprob:.3f}, log p(foil) = "
         f"{result.foil_logprob:.3f}, difference {d:+.3f} (the model finds the "
-        f"{'selection' if d >= 0 else 'foil'} {pow(2.718281828, abs(d)):.3g}× as likely). "
+        f"{'selection' if d >= 0 else 'foil'} {math.exp(abs(d)):.3g}× as likely). "
         "Colours: what favoured the selection over the foil (negative, LIT's sign) and what "
         "favoured the foil (positive), over the context both share.")
 

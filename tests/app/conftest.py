@@ -41,6 +41,21 @@ def make_app(page: str = "app.py"):
     return AppTest.from_file(str(ROOT / page), default_timeout=180)
 
 
+def generate_and_select_first_word(at):
+    """Generate 4 tokens on the Debug page and select the first output word; returns
+    (view, the view's word segments, the selected segment)."""
+    from lib.segments import segment_sequence
+
+    at.number_input(key="dbg_max_new").set_value(4)
+    at.button(key="dbg_generate").click().run()
+    view = at.session_state["dbg_view"]
+    segments = segment_sequence(view.seq, "words")
+    first = next(s for s in segments if not s.in_prompt and s.token_indices)
+    at.session_state["dbg_sel"] = (first.index, first.index)
+    at.run()
+    return view, segments, first
+
+
 def raw_errors(at) -> list[str]:
     """Error boxes as Markdown source (what the browser's Markdown renderer gets)."""
     return [e.value for e in at.error]

@@ -7,22 +7,15 @@ import json
 
 import pytest
 
-from tests.app.conftest import errors, make_app, no_crash, overlay
+from tests.app.conftest import (
+    errors,
+    generate_and_select_first_word,
+    make_app,
+    no_crash,
+    overlay,
+)
 
 pytestmark = pytest.mark.usefixtures("studio_env")
-
-
-def _generated(at):
-    from lib.segments import segment_sequence
-
-    at.number_input(key="dbg_max_new").set_value(4)
-    at.button(key="dbg_generate").click().run()
-    view = at.session_state["dbg_view"]
-    segments = segment_sequence(view.seq, "words")
-    first = next(s for s in segments if not s.in_prompt and s.token_indices)
-    at.session_state["dbg_sel"] = (first.index, first.index)
-    at.run()
-    return view, segments, first
 
 
 def _expected(view, segments, first, foil_text):
@@ -45,7 +38,7 @@ def _assert_overlay(at, expected) -> None:
 def test_picking_an_alternative_paints_the_contrast_and_a_link_restores_it():
     at = make_app()
     at.run()
-    view, segments, first = _generated(at)
+    view, segments, first = generate_and_select_first_word(at)
     assert at.session_state["dbg_m"] == "grad_l2"
     box = at.selectbox(key="dbg_foil_choice")
     assert box.options[0] == "No contrast" and box.options[-1] == "Type a foil…"
@@ -95,7 +88,7 @@ def test_picking_an_alternative_paints_the_contrast_and_a_link_restores_it():
 def test_typed_foil_and_back_to_no_contrast():
     at = make_app()
     at.run()
-    view, segments, first = _generated(at)
+    view, segments, first = generate_and_select_first_word(at)
     at.selectbox(key="dbg_foil_choice").set_value("Type a foil…").run()
     at.text_input(key="dbg_foil_typed").set_value(" Avoid.").run()
     no_crash(at)
@@ -111,7 +104,7 @@ def test_typed_foil_and_back_to_no_contrast():
 def test_a_link_with_a_foil_opens_the_contrast():
     at = make_app()
     at.run()
-    view, segments, first = _generated(at)
+    view, segments, first = generate_and_select_first_word(at)
     at.button(key="dbg_share").click().run()
     run_id = at.session_state["dbg_shared"]
     fresh = make_app()

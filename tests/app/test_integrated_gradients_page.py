@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import make_app, no_crash, overlay
+from tests.app.conftest import generate_and_select_first_word, make_app, no_crash, overlay
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 
 
 def test_choosing_integrated_gradients_paints_its_scores():
     from lib import pipeline
-    from lib.segments import segment_scores, segment_sequence
+    from lib.segments import segment_scores
 
     at = make_app()
     at.run()
-    at.number_input(key="dbg_max_new").set_value(4)
-    at.button(key="dbg_generate").click().run()
-    view = at.session_state["dbg_view"]
-    segments = segment_sequence(view.seq, "words")
-    first = next(s for s in segments if not s.in_prompt and s.token_indices)
-    at.session_state["dbg_sel"] = (first.index, first.index)
-    at.run()
+    view, segments, first = generate_and_select_first_word(at)
     at.radio(key="dbg_m").set_value("integrated_gradients").run()
     no_crash(at)
     assert not at.error, [e.value for e in at.error]
