@@ -143,11 +143,19 @@ class _Hostile:
         await self.wait(read, bool, f"the input behind '{option}'")
 
     async def set_prompt(self, page: Any, text: str) -> int:
-        """Type `text` as the raw prompt; return how many characters the field kept."""
-        box = page.get_by_label("Prompt", exact=True)
-        await box.fill(text)
-        await box.press("Control+Enter")
-        return len(await box.input_value())
+        """Type `text` as the raw prompt; return how many characters the field kept once the
+        page has taken it (a rerun that was already on its way can redraw the field with the
+        old text: then it is typed again, a few times at most)."""
+        box = page.get_by_label("Prompt", exact=True).first
+        kept = 0
+        for _ in range(3):
+            await box.fill(text)
+            await box.press("Control+Enter")
+            await asyncio.sleep(1.0)
+            kept = len(await box.input_value())
+            if kept == len(text):
+                break
+        return kept
 
     async def generate(self, page: Any, what: str) -> None:
         """Generate and wait for a new output (no selection yet) or for the app's message."""

@@ -6,13 +6,17 @@ number of rounds. A serial run of one session first gives the reference: greedy 
 must be identical under load. Prints completed sessions, errors and latency percentiles.
 
     .venv/bin/python bench/load_sessions.py [--sessions 4] [--rounds 3] [--url URL]
-        [--model tiny|embedded] [--hostile]
+        [--model tiny|embedded] [--hostile [--hostile-nice 19]]
 
 With --hostile (issue 12) the N sessions run twice after the serial run: alone, then beside one
 hostile session (bench/hostile_session.py: regex bombs, giant fields, job and share floods).
 Each Shares its view at the end. It prints, per phase, the p50/p90 without and with the hostile
 session and PASS/FAIL against the 2x bound on p90, then whether every shared run is still
-there ("saved runs lost") and what the hostile session did and was told.
+there ("saved runs lost") and what the hostile session did and was told. The hostile session
+has a Chromium of its own at nice 19 (`--hostile-nice`): on a real server the attacker's browser
+is on the attacker's machine; here it shares the two cores, and its rendering would otherwise
+count as server load. What the server does for it (its sessions' reruns, its model jobs, its
+saves) runs at the same priority as everyone's.
 
 Without --url it starts its own server (`STUDIO_MODEL=tiny`) on 127.0.0.1; the browser aborts
 every request to another host. Uses Debian's /usr/bin/chromium (never `playwright install`).
@@ -25,6 +29,7 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +142,11 @@ async def run_session(browser, url: str, name: str, rounds: int,  # noqa: ANN001
         try:  # what the page showed when it went wrong
             shown = [x["index"] for x in await segs() if x["selected"]]
             marks = sorted(ops.overlay_marks(await overlay()))
-            state = f" [selected {shown}, overlay target {marks}, url {urlsplit(page.url).query}]"
+            alerts = [" ".join(t.split())[:160] for t in await page.locator(
+                "[data-testid='stAlertContentError'], [data-testid='stAlertContentWarning'], "
+                "[data-testid='stAlertContentInfo']").all_inner_texts()]
+            state = (f" [selected {shown}, overlay target {marks}, url {urlsplit(page.url).query}"
+                     f", messages {alerts}]")
         except Exception:  # noqa: BLE001
             pass
         result.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}{state}")
@@ -276,15 +285,29 @@ async def _lost_runs(browser, url: str, results: list[SessionResult],  # noqa: A
     return lost
 
 
+def niced_chromium(folder: Path, nice: int) -> str:
+    """A launcher that runs Chromium at OS priority `nice` (the hostile session's browser: on a
+    real server the attacker's browser runs on the attacker's machine, so its own rendering
+    should not count as load on the server's cores; the server's work for it still does)."""
+    launcher = folder / "chromium-niced"
+    launcher.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} {CHROMIUM} "$@"\n')
+    launcher.chmod(0o700)
+    return str(launcher)
+
+
 async def hostile_run(browser, url: str, args: argparse.Namespace,  # noqa: ANN001
-                      serial: SessionResult, data_dir: Path | None) -> bool:
-    """The normal sessions alone, then beside one hostile session; prints the comparison."""
+                      serial: SessionResult, data_dir: Path | None,
+                      attacker_browser=None) -> bool:  # noqa: ANN001
+    """The normal sessions alone, then beside one hostile session (in `attacker_browser`, by
+    default the same browser); prints the comparison."""
     print(f"baseline: {args.sessions} sessions x {args.rounds} rounds, no hostile session ...",
           flush=True)
     without, wall_a = await _concurrent(browser, url, args, "a", share=True)
-    print(f"the same {args.sessions} sessions beside one hostile session ...", flush=True)
+    print(f"the same {args.sessions} sessions beside one hostile session (its browser at "
+          f"nice {args.hostile_nice}) ...", flush=True)
     stop, ready, seen = asyncio.Event(), asyncio.Event(), hostile.HostileResult()
-    attacker = asyncio.create_task(hostile.run_hostile(browser, url, stop, seen, ready))
+    attacker = asyncio.create_task(hostile.run_hostile(attacker_browser or browser, url, stop,
+                                                       seen, ready))
     try:
         await asyncio.wait_for(ready.wait(), HOSTILE_SETUP_S)
     except TimeoutError:
@@ -334,7 +357,15 @@ async def main_async(args: argparse.Namespace, url: str, data_dir: Path | None =
                 # Keep going: the load figures are still worth having; the errors are reported.
                 print(f"the serial run failed: {serial.errors}", file=sys.stderr)
             if args.hostile:
-                return 0 if await hostile_run(browser, url, args, serial, data_dir) else 1
+                with tempfile.TemporaryDirectory() as tmp:
+                    attacker = await p.chromium.launch(
+                        executable_path=niced_chromium(Path(tmp), args.hostile_nice),
+                        headless=True, args=list(CHROMIUM_ARGS))
+                    try:
+                        ok = await hostile_run(browser, url, args, serial, data_dir, attacker)
+                    finally:
+                        await attacker.close()
+                return 0 if ok else 1
             print(f"{args.sessions} concurrent sessions x {args.rounds} rounds ...", flush=True)
             results, wall = await _concurrent(browser, url, args, "s")
         finally:
@@ -356,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostile", action="store_true",
                         help="run the sessions alone, then beside one hostile session (issue 12)"
                              " and compare their times; check their shared runs are kept")
+    parser.add_argument("--hostile-nice", type=int, default=19, choices=range(0, 20),
+                        metavar="0..19",
+                        help="OS priority of the hostile session's own browser (default 19: "
+                             "it stands for the attacker's machine; 0: as the others)")
     args = parser.parse_args(argv)
     if not os.access(CHROMIUM, os.X_OK):
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)

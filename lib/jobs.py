@@ -2,7 +2,10 @@
 
 Clicks and generation (priority 0) always go before prefetching (priority 1); within a
 priority, owners are served in turn (one job of each owner with work queued, then the next
-round), so one owner's burst cannot starve the others. Only data structures here: no threads
+round), so one owner's burst cannot starve the others. Between the pieces of a long job, other
+owners' salience clicks run at once, and their short generations too when they have used the
+model less lately than the running job's owner (`ModelTime`): a reviewer's Generate does not
+wait behind a flood of someone else's. Only data structures here: no threads
 and no lock of its own. `lib.worker.ModelService` owns one queue and calls it under its lock;
 kept apart so the serving order can be read (and reasoned about) without the threading.
 """
@@ -20,8 +23,17 @@ from lib.cancel import CancelToken
 
 PRIORITY_USER = 0
 PRIORITY_PREFETCH = 1
+# A generation this small takes seconds, not minutes: a light job (see `light_generation`).
+LIGHT_PROMPT_CHARS = 8_000
+LIGHT_NEW_TOKENS = 256
 
 Job = Callable[[Any], Any]
+
+
+def light_generation(prompt: str, max_new_tokens: int) -> bool:
+    """Whether generating `max_new_tokens` from `prompt` is light: it may run between the
+    pieces of another owner's job (`lib.worker.ModelService.submit(light=True)`)."""
+    return len(prompt) <= LIGHT_PROMPT_CHARS and max_new_tokens <= LIGHT_NEW_TOKENS
 
 
 @dataclass(eq=False)
@@ -35,6 +47,7 @@ class QueuedJob:
     owner: str | None = None
     replaces: str | None = None
     short: bool = False
+    light: bool = False
     token: CancelToken = field(default_factory=CancelToken)
 
 
@@ -48,9 +61,9 @@ class JobQueue:
         self._order = itertools.count()
 
     def add(self, priority: int, fn: Job, future: Future, owner: str | None,
-            replaces: str | None, short: bool) -> QueuedJob:
+            replaces: str | None, short: bool, light: bool = False) -> QueuedJob:
         """Queue a new job at the end of its owner's lane."""
-        job = QueuedJob(priority, next(self._order), fn, future, owner, replaces, short)
+        job = QueuedJob(priority, next(self._order), fn, future, owner, replaces, short, light)
         self._lanes.setdefault(priority, {}).setdefault(owner, deque()).append(job)
         return job
 
@@ -98,10 +111,44 @@ class JobQueue:
                 return self._take(next(iter(by_owner.values()))[0])
         return None
 
-    def next_inline_job(self, busy_owners: Collection[str | None]) -> QueuedJob | None:
-        """The next short user job of an owner not in `busy_owners` (taken out), or None: to
-        run between the pieces of a long job."""
+    def next_inline_job(self, busy_owners: Collection[str | None],
+                        light_allowed: Callable[[str | None], bool] = lambda owner: False
+                        ) -> QueuedJob | None:
+        """The next user job of an owner not in `busy_owners` that may run between the pieces
+        of a long job (taken out), or None: a short job (a salience click) always may; a light
+        one (a short generation) when `light_allowed(owner)` (its owner has used the model
+        less than the running job's owner)."""
         for owner, lane in self._lanes.get(PRIORITY_USER, {}).items():
-            if owner not in busy_owners and lane[0].short:
-                return self._take(lane[0])
+            first = lane[0]
+            if owner not in busy_owners and (
+                    first.short or (first.light and light_allowed(owner))):
+                return self._take(first)
         return None
+
+
+# How fast an owner's model time is forgotten: after this many seconds it counts half.
+MODEL_TIME_HALF_LIFE_S = 60.0
+
+
+class ModelTime:
+    """Each owner's recent model time in seconds, decayed exponentially (half-life
+    `MODEL_TIME_HALF_LIFE_S`): who has been using the worker lately. Times are passed in
+    (`time.monotonic()` in the worker), so the arithmetic is plain to test."""
+
+    def __init__(self, half_life_s: float = MODEL_TIME_HALF_LIFE_S) -> None:
+        if half_life_s <= 0:
+            raise ValueError(f"half_life_s must be positive; got {half_life_s!r}")
+        self._half_life = half_life_s
+        self._used: dict[str | None, tuple[float, float]] = {}  # owner -> (seconds, as of)
+
+    def charge(self, owner: str | None, seconds: float, now: float) -> None:
+        """Add `seconds` of model time to `owner` at time `now`."""
+        self._used[owner] = (self.used(owner, now) + max(0.0, seconds), now)
+
+    def used(self, owner: str | None, now: float) -> float:
+        """`owner`'s decayed model time at `now` (0 for an owner never charged)."""
+        seconds, since = self._used.get(owner, (0.0, now))
+        return seconds * 0.5 ** (max(0.0, now - since) / self._half_life)
+
+    def forget(self, owner: str | None) -> None:
+        self._used.pop(owner, None)

@@ -11,7 +11,9 @@ owner who is gone can be forgotten (`forget_owner`), dropping their jobs.
 Each job runs inside `lib.cancel.running(JobContext(token, between_pieces=...))`: long work
 calls `lib.cancel.checkpoint()` between its pieces, which stops a cancelled job (its future gets
 `lib.errors.Cancelled`) and runs other owners' queued short jobs inline, so one long document
-does not hold everyone's clicks. Model threads run at a lower OS priority (lib/priority.py), so
+does not hold everyone's clicks; a short generation also runs inline when its owner has used the
+model less lately than the running job's owner (`lib.jobs.ModelTime`), so one owner's flood of
+generations does not hold everyone's Generate. Model threads run at a lower OS priority (lib/priority.py), so
 pages that need no model stay responsive while the cores compute. No Streamlit here:
 `lib/ui/model_service.py` caches one service. Scores are cached by the engine (`lib.pipeline`,
 every method at once), not here.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -29,7 +32,7 @@ from typing import Any
 from lib import cancel as cancel_mod
 from lib.cancel import JobContext
 from lib.errors import Cancelled, LimitError, ModelLoadError, StudioError
-from lib.jobs import PRIORITY_PREFETCH, PRIORITY_USER, Job, JobQueue, QueuedJob
+from lib.jobs import PRIORITY_PREFETCH, PRIORITY_USER, Job, JobQueue, ModelTime, QueuedJob
 from lib.priority import lower_compute_priority
 from lib.salience_requests import Lookup, cached_lookup, prefetch_salience, request_salience
 
@@ -63,6 +66,8 @@ class ModelService:
         self._cond = threading.Condition(self._lock)
         self._queue = JobQueue()  # priorities, then owners in turn (lib/jobs.py)
         self._running: list[QueuedJob] = []  # outermost first; inline jobs after it
+        self._model_time = ModelTime()  # who used the worker lately (lib/jobs.py)
+        self._resumed = 0.0  # when the outermost running job last (re)started computing
         self._started = False
         self._stopping = False
         self._worker: threading.Thread | None = None
@@ -164,12 +169,14 @@ class ModelService:
 
     # ---- jobs ----------------------------------------------------------------------------
     def submit(self, fn: Job, *, priority: int = PRIORITY_USER, owner: str | None = None,
-               replaces: str | None = None, short: bool = False) -> Future:
+               replaces: str | None = None, short: bool = False, light: bool = False) -> Future:
         """Queue `fn(model)`; returns a Future. Jobs wait for the model to finish loading.
 
         `replaces`: a key; this owner's queued or running job with the same key is cancelled
         (a newer click or generation makes the older one moot). `short`: the job is quick
         (e.g. one salience click) and may run between the pieces of another owner's long job.
+        `light`: the job takes seconds (a short generation); it may run between the pieces of
+        another owner's job when its owner has used the model less lately than that one.
         Raises LimitError when the owner already has the most queued jobs allowed.
         """
         self.start()
@@ -177,12 +184,13 @@ class ModelService:
         stale: list[QueuedJob] = []
         try:
             with self._cond:
-                return self._enqueue(fut, fn, priority, owner, replaces, short, stale)
+                return self._enqueue(fut, fn, priority, owner, replaces, short, light, stale)
         finally:
             self._fail_cancelled(stale, "Cancelled: a newer request replaced this one.")
 
     def _enqueue(self, fut: Future, fn: Job, priority: int, owner: str | None,
-                 replaces: str | None, short: bool, stale: list[QueuedJob]) -> Future:
+                 replaces: str | None, short: bool, light: bool,
+                 stale: list[QueuedJob]) -> Future:
         """Under the lock: refuse when stopping, replace stale jobs, apply the cap."""
         if self._stopping:
             fut.set_exception(StudioError(
@@ -206,7 +214,7 @@ class ModelService:
                     f"is {cap}). Wait for them to finish, or cancel them, then try again.",
                     field="queue",
                 )
-        self._queue.add(priority, fn, fut, owner, replaces, short)
+        self._queue.add(priority, fn, fut, owner, replaces, short, light)
         self._cond.notify_all()
         return fut
 
@@ -247,6 +255,8 @@ class ModelService:
         with self._cond:
             mine = self._drop([job for job in self._queue.jobs() if job.owner == owner])
             running = [job for job in self._running if job.owner == owner]
+            if not running:
+                self._model_time.forget(owner)
             for job in running:
                 job.token.cancel()
         self._fail_cancelled(mine, "Cancelled: the session that asked for this job has ended.")
@@ -295,31 +305,54 @@ class ModelService:
                 assert job is not None
                 self._running.append(job)
                 model, state, error = self._model, self._state, self._error
+                self._resumed = time.monotonic()
             try:
                 self._run(job, model, state, error, inline=False)
             finally:
                 with self._cond:
+                    self._charge(job.owner, self._resumed)
                     self._running.remove(job)
                     self._cond.notify_all()
 
+    def _charge(self, owner: str | None, since: float) -> float:
+        """Under the lock: charge `owner` the model time from `since` to now; returns now."""
+        now = time.monotonic()
+        self._model_time.charge(owner, now - since, now)
+        return now
+
     def _between_pieces(self) -> None:
-        """A long job's checkpoint hook: run a few other owners' queued short user jobs."""
-        for _ in range(MAX_INLINE_PER_CHECKPOINT):
-            with self._cond:
-                if self._stopping or self._state != "ready":
-                    return
-                busy = {running.owner for running in self._running}
-                job = self._queue.next_inline_job(busy)
-                if job is None:
-                    return
-                self._running.append(job)
-                model = self._model
-            try:
-                self._run(job, model, "ready", None, inline=True)
-            finally:
+        """A long job's checkpoint hook: run a few other owners' queued jobs that may go
+        between pieces (clicks; short generations of owners who used the model less lately
+        than this job's owner). Time spent on them is charged to them, not to this job."""
+        with self._cond:
+            outer = self._running[0].owner if self._running else None
+            self._charge(outer, self._resumed)
+        try:
+            for _ in range(MAX_INLINE_PER_CHECKPOINT):
                 with self._cond:
-                    self._running.remove(job)
-                    self._cond.notify_all()
+                    if self._stopping or self._state != "ready":
+                        return
+                    busy = {running.owner for running in self._running}
+                    now = time.monotonic()
+                    outer_used = self._model_time.used(outer, now)
+                    job = self._queue.next_inline_job(
+                        busy, lambda owner, now=now, limit=outer_used:
+                        self._model_time.used(owner, now) < limit)
+                    if job is None:
+                        return
+                    self._running.append(job)
+                    model = self._model
+                    started = time.monotonic()
+                try:
+                    self._run(job, model, "ready", None, inline=True)
+                finally:
+                    with self._cond:
+                        self._charge(job.owner, started)
+                        self._running.remove(job)
+                        self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._resumed = time.monotonic()
 
     def _run(self, job: QueuedJob, model: Any, state: str, error: str | None, *,
              inline: bool) -> None:

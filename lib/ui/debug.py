@@ -33,15 +33,16 @@ from lib.ui.foil import (
 from lib.ui.generate import generate_view
 from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
-from lib.ui.matrix_view import matrix_highlight, matrix_view
 from lib.ui.model_service import get_service
+from lib.ui.output_overlay import output_and_overlay
 from lib.ui.parts_view import debug_part_scores, debug_parts, highlighted_part, overlay_part
+from lib.ui.reading_view import reading_view
 from lib.ui.restore import restore_debug_run
-from lib.ui.scores import completeness_note, known_scores, prefetch, prefetching, scores_for
-from lib.ui.segment_picker import segment_picker
+from lib.ui.scores import completeness_note, prefetch, scores_for
 from lib.ui.share import report_builder, scores_json_builder, share_debug
-from lib.ui.url_state import UrlState, hold_all
-from lib.view import View, generated_positions, segment_titles
+from lib.ui.target_details import target_details
+from lib.ui.url_state import UrlState
+from lib.view import View
 
 URL = UrlState("dbg", parse_selection, format_selection, adopt_foil=set_foil)
 
@@ -95,65 +96,6 @@ def _settled_selection(out_segs: list[Segment]) -> tuple[int, int] | None:
     return sel
 
 
-def _target_details(view: View, out_segs: list[Segment], sel: tuple[int, int]) -> None:
-    from lib.render import render_target_html
-
-    chosen = [s for s in out_segs if sel[0] <= s.index <= sel[1]]
-    text = view.seq.text[chosen[0].start:chosen[-1].end] if chosen else ""
-    pos = generated_positions(view, chosen)
-    alts = view.alternatives[pos[0]] if pos and pos[0] < len(view.alternatives) else ()
-    st.html(render_target_html(text, [view.probs[i] for i in pos], alts,
-                               typed=view.target_mode != "response"))
-
-
-def _output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segment],
-                        sel: tuple[int, int] | None, c: ViewControls,
-                        seg_vals: list[float] | None, sel_idx: list[int],
-                        part: dict | None = None, instant: bool = True) -> None:
-    """The output picker and the prompt overlay, one component holding every computed single
-    segment's scores (it repaints a click on one at once), and the output x prompt matrix
-    from the same scores. While prefetching fills in more, a fragment redraws both each
-    second; a click inside it reruns the page. `part`: the prompt part to outline
-    (`lib.ui.parts_view.overlay_part`). `instant=False` (a contrast is shown): the component
-    holds no other segment's scores, so a click waits for the page (which drops the foil)
-    instead of repainting plain scores under the contrast's legend."""
-    from lib.render import overlay_payload
-    from lib.segments import segment_scores
-
-    def draw() -> bool:
-        known = known_scores(view, out_segs, c.method)
-        views = {i: segment_scores(segments, tok) for i, tok in known.items()} if instant else {}
-        computing = prefetching("dbg_prefetched")
-        payload = overlay_payload(view.seq, segments, views, seg_vals, sel_idx,
-                                  signed=c.signed, palette=c.palette, intensity=c.intensity,
-                                  show_numbers=bool(c.show_numbers))
-        payload.update(hint="Select a segment of the output first.", computing=computing,
-                       waiting="Scores for this selection are not available yet.", part=part,
-                       column=matrix_highlight(segments, sel))
-        segment_picker(view.seq.text, out_segs, sel, key="dbg_picker", on_click=_on_click,
-                       titles=segment_titles(view, out_segs), overlay=payload,
-                       anchor=st.session_state.get("dbg_anchor"))
-        matrix_view(segments, known, c.signed, c.method_label, sel, _select_row)
-        return computing
-
-    if not prefetching("dbg_prefetched"):
-        draw()
-        return
-
-    @st.fragment(run_every=1.0)
-    def refresh() -> None:
-        if st.session_state.get("dbg_sel") != sel:
-            # A click (its callback marked the rerun): the whole page follows. The browser
-            # already shows the new selection; drawing the old one first would undo it.
-            st.rerun(scope="app")
-        if not draw():
-            # All scores are in: one full rerun, which also stops this timer.
-            hold_all()
-            st.rerun(scope="app")
-
-    refresh()
-
-
 def _analysis(view: View) -> None:
     from lib.reading import PARAGRAPH_THRESHOLD_TOKENS, default_granularity
     from lib.render import STYLE_CSS, render_legend_html, scale_excluding
@@ -174,6 +116,7 @@ def _analysis(view: View) -> None:
     # prefetch): a reload or a copied address during the computation keeps the selection.
     URL.write(view.run_id)
 
+    completeness = None
     foil = foil_control(view, out_segs, sel, c.method, URL.hold) if sel is not None else None
     scores, contrast = None, None
     if sel is not None and foil is not None:
@@ -191,21 +134,22 @@ def _analysis(view: View) -> None:
     highlight = highlighted_part(parts)
     st.markdown("**Output** — click a segment to see what in the prompt drove it "
                 "(shift-click extends; click again clears; Tab + Enter from the keyboard).")
-    _output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx,
-                        overlay_part(highlight), instant=foil is None)
+    output_and_overlay(view, segments, out_segs, sel, c, seg_vals, sel_idx, prefix="dbg",
+                       on_click=_on_click, on_select_row=_select_row,
+                       part=overlay_part(highlight), instant=foil is None)
     if view.target_mode != "response" and st.session_state.get("dbg_response"):
         st.caption("The model's own response was: "
                    + common.md_escape(repr(st.session_state["dbg_response"])))
     if sel is not None:
-        _target_details(view, out_segs, sel)
-        completeness_note(view, c.method, target_tokens(out_segs, sel))
+        target_details(view, out_segs, sel)
+        completeness = completeness_note(view, c.method, target_tokens(out_segs, sel))
         if contrast is not None:
             contrast_note(contrast)
     # The overlay's styles live in its component; the legend needs them on the page.
     label = c.method_label if contrast is None else f"{c.method_label} of the contrast with the foil"
     st.html(f"<style>{STYLE_CSS}</style>" + render_legend_html(scale, c.palette, label))
     if long_prompt and seg_vals is not None:
-        _reading_view(view, segments, seg_vals, scale, scores, c, sel_idx)
+        reading_view(view, segments, seg_vals, scale, scores, c, sel_idx, prefix="dbg")
     if seg_vals is not None:
         top_chart(segments, seg_vals, c.signed, key="dbg_chart")
         debug_parts(view, parts, c.signed, URL.hold)
@@ -214,6 +158,8 @@ def _analysis(view: View) -> None:
     ui = c.ui_record(sel)
     # The highlighted part (or the one a share link restored) goes with the run.
     ui["part"] = highlight.id if highlight is not None else st.session_state.get("dbg_part")
+    if completeness is not None:  # Integrated Gradients: its steps and gap go with the run
+        ui.update(completeness)
     if foil is not None:  # a contrastive view: the foil and its numbers go with the run
         ui.update(foil=foil, contrast=contrast_record(contrast))
     share_debug(view, out_segs, ui,
@@ -221,21 +167,6 @@ def _analysis(view: View) -> None:
                                token_scores=scores, signed=c.signed),
                 scores_json_builder(view, segments, seg_vals, ui, token_scores=scores,
                                     signed=c.signed))
-
-
-def _reading_view(view: View, segments: list[Segment], seg_vals: list[float], scale: object,
-                  token_scores: object, c: ViewControls, sel_idx: list[int]) -> None:
-    """A long document's reading aids: the top segments as links to their place, a density
-    strip of where the salience sits, and paragraphs folded below a share of the top one."""
-    from lib.render_reading import render_reading_view_html
-
-    with st.expander("Reading view: jump to what mattered in the document", expanded=True):
-        fold = st.slider("Fold paragraphs below this share of the top paragraph (0 = none)",
-                         0, 50, 10, step=5, format="%d%%", key="dbg_fold")
-        st.html(render_reading_view_html(
-            view.seq, segments, seg_vals, scale, token_scores, palette=c.palette,
-            intensity=c.intensity, show_numbers=bool(c.show_numbers), selected=sel_idx,
-            fold_share=fold / 100 or None, prefix="dbg-"))
 
 
 def render_debug_page() -> None:

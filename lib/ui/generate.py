@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lib.errors import InputError
+from lib.jobs import light_generation
 from lib.records import GenerationSettings
 from lib.ui import common
 from lib.ui.inputs import PromptInputs
@@ -49,7 +50,8 @@ def generate_view(inputs: PromptInputs, settings: GenerationSettings, target_mod
                 "fingerprint": model.fingerprint}
 
     fut = svc.submit(job, priority=PRIORITY_USER, owner=owner_id(),
-                     replaces=common.session_key("generate"))
+                     replaces=common.session_key("generate"),
+                     light=light_generation(prompt, settings.max_new_tokens))
     res = common.wait_for(fut, svc, "Generating", progress)
     gen = res["gen"]
     response = target_mode == "response"
@@ -77,7 +79,8 @@ def generate_views(items: list[PromptInputs], settings: GenerationSettings) -> l
 
             return pipeline.generate(model, prompt, settings, progress=prog.update), model
         futures.append(svc.submit(job, priority=PRIORITY_USER, owner=owner_id(),
-                                  replaces=common.session_key(f"generate:{i}")))
+                                  replaces=common.session_key(f"generate:{i}"),
+                                  light=light_generation(prompt, settings.max_new_tokens)))
         progress.append(prog)
     views = []
     for i, (it, fut) in enumerate(zip(items, futures, strict=True)):

@@ -162,9 +162,10 @@ def known_scores(view: View, out_segs: list[Segment], method: str) -> dict[int, 
     return found
 
 
-def completeness_note(view: View, method: str, targets: list[int]) -> None:
+def completeness_note(view: View, method: str, targets: list[int]) -> dict[str, Any] | None:
     """For Integrated Gradients: how far the scores' sum is from f(x) - f(baseline), so the
-    reviewer sees whether the path's steps (and the precision) were enough."""
+    reviewer sees whether the path's steps (and the precision) were enough. Returns
+    `{"steps", "completeness_gap"}` for the share record and the exports (None otherwise)."""
     from lib import pipeline
     from lib.salience.methods import METHODS
 
@@ -172,14 +173,15 @@ def completeness_note(view: View, method: str, targets: list[int]) -> None:
     model = get_service().model
     if info is None or not info.needs.interpolation_steps or model is None or \
             model.fingerprint != view.fingerprint:
-        return
+        return None
     result = pipeline.cached_integrated_gradients(model, view.seq, targets)
     if result is None:
-        return
+        return None
     gap = result.completeness_gap
+    record = {"steps": result.steps, "completeness_gap": gap}
     if gap is None:
         st.caption("Completeness: nothing was interpolated for this segment.")
-        return
+        return record
     text = (f"Completeness gap {gap:.1%} with {result.steps} steps: the scores sum to "
             f"{gap:.1%} off the change in the target's loss from the baseline to the prompt "
             f"({result.loss - result.baseline_loss:+.4g}).")
@@ -188,3 +190,4 @@ def completeness_note(view: View, method: str, targets: list[int]) -> None:
                    "finely enough (or the model's precision limits it).")
     else:
         st.caption(text)
+    return record

@@ -76,6 +76,8 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
             "granularity": ui["granularity"], "selection": ui["selection"]}
     if ui.get("foil"):  # contrastive: the scores are of log p(selection) - log p(foil)
         head.update(foil=ui["foil"], contrast=ui.get("contrast"))
+    if "completeness_gap" in ui:  # Integrated Gradients, as `salience --json` reports it
+        head.update(steps=ui.get("steps"), completeness_gap=ui["completeness_gap"])
     tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
     segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
     tok_scores = None if token_scores is None else list(token_scores)

@@ -3,9 +3,17 @@ prefetched) and the overlay shows its scores."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.app.conftest import generate_and_select_first_word, make_app, no_crash, overlay
+from tests.app.conftest import (
+    component_data,
+    generate_and_select_first_word,
+    make_app,
+    no_crash,
+    overlay,
+)
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 
@@ -36,3 +44,12 @@ def test_choosing_integrated_gradients_paints_its_scores():
     # Not the one-gradient scores relabelled.
     other = segment_scores(segments, grad.scores)
     assert any(abs(shown[i] - other[i]) > 1e-6 for i in shown)
+    # The JSON export (asked for as the browser asks) reports the same steps and gap.
+    at.session_state["dbg_export_json_asked"] = "r1"
+    at.run()
+    no_crash(at)
+    sent = [d for d in component_data(at) if d.get("file_name") == "salience-scores.json"]
+    exported = json.loads(sent[0]["content"])
+    assert exported["method"] == "integrated_gradients"
+    assert exported["steps"] == result.steps
+    assert exported["completeness_gap"] == pytest.approx(result.completeness_gap)

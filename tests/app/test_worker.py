@@ -482,3 +482,27 @@ def test_session_key_carries_the_sessions_id():
     key, session = at.markdown[0].value.split("|")
     assert key == f"generate:{session}" and session
     assert session_key("generate") == "generate:no-session"  # outside a script run
+
+
+def test_a_light_job_of_a_lighter_owner_runs_between_the_pieces_of_a_long_job():
+    """One owner's long job (a flood of generations, an 8k document) does not hold another
+    owner's short generation: it runs at the long job's next checkpoint, because its owner has
+    used the model less lately than the running job's owner."""
+    svc = _ready_service()
+    long = LongJob(pieces=400)
+    long_fut = svc.submit(long, owner="a")
+    assert long.started.wait(5)
+
+    def generation(model):
+        long.log.append(f"b's generation at piece {long.done_pieces}")
+        return "generated"
+
+    own_light = svc.submit(lambda m: long.log.append("a's own"), owner="a", light=True)
+    light = svc.submit(generation, owner="b", light=True)
+    assert light.result(30) == "generated"
+    assert not long_fut.done()  # served while the long job was still running
+    long.step.set()
+    assert long_fut.result(60) == "long"
+    own_light.result(5)
+    assert long.log[0].startswith("b's generation at piece ")
+    assert long.log.index("long done") < long.log.index("a's own")  # never its own owner's
