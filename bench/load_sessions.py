@@ -145,8 +145,10 @@ async def run_session(browser, url: str, name: str, rounds: int,  # noqa: ANN001
             alerts = [" ".join(t.split())[:160] for t in await page.locator(
                 "[data-testid='stAlertContentError'], [data-testid='stAlertContentWarning'], "
                 "[data-testid='stAlertContentInfo']").all_inner_texts()]
+            status = " ".join((await page.locator("[data-testid='stMain']").inner_text())
+                              .split())[-300:]
             state = (f" [selected {shown}, overlay target {marks}, url {urlsplit(page.url).query}"
-                     f", messages {alerts}]")
+                     f", messages {alerts}, page ends {status!r}]")
         except Exception:  # noqa: BLE001
             pass
         result.errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}{state}")
@@ -404,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return asyncio.run(main_async(args, args.url.rstrip("/")))
     server = AppServer(
-        app="app.py", env={"STUDIO_MODEL": args.model, "STUDIO_ALLOWED_MODELS": args.model}
+        app="app.py", env={"STUDIO_MODEL": args.model, "STUDIO_ALLOWED_MODELS": args.model,
+                           "STUDIO_LOG_JOBS": "1"}
     )
     print(f"starting the app server (STUDIO_MODEL={args.model}) ...", flush=True)
     server.start()

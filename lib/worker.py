@@ -22,6 +22,7 @@ every method at once), not here.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -42,6 +43,9 @@ __all__ = ["MAX_INLINE_PER_CHECKPOINT", "MAX_QUEUED_PREFETCH_JOBS", "MAX_QUEUED_
            "ModelService", "QueuedJob", "cached_lookup", "prefetch_salience", "request_salience"]
 
 log = logging.getLogger(__name__)
+# STUDIO_LOG_JOBS=1: one server-log line per model job (owner, kind, wait, run time, outcome),
+# for operators who need to see who holds the worker.
+_LOG_JOBS = os.environ.get("STUDIO_LOG_JOBS") == "1"
 
 # Queued (not yet running) jobs one owner may have: the Compare page queues up to 3 at once.
 MAX_QUEUED_USER_JOBS = 4
@@ -366,13 +370,21 @@ class ModelService:
             return
         # Inline jobs get no hook of their own: no nesting deeper than one level.
         context = JobContext(job.token, between_pieces=None if inline else self._between_pieces)
+        started, outcome = time.monotonic(), "done"
         try:
             lower_compute_priority()  # cheap; XLA may have started new threads
             with cancel_mod.running(context):
                 result = job.fn(model)
         except BaseException as e:  # delivered to whoever waits on the future
+            outcome = type(e).__name__
             if not isinstance(e, StudioError):
                 log.error("model job failed:\n%s", traceback.format_exc())
             job.future.set_exception(e)
         else:
             job.future.set_result(result)
+        finally:
+            if _LOG_JOBS:
+                kind = "short" if job.short else "light" if job.light else "long"
+                log.warning("model job %s owner=%s priority=%d %s%s ran %.2f s: %s",
+                            job.order, (job.owner or "-")[:14], job.priority, kind,
+                            " inline" if inline else "", time.monotonic() - started, outcome)
