@@ -1,5 +1,6 @@
-"""Command line: `python -m lib generate | salience | batch | matrix` (a contract scripts rely
-on; contrastive salience, Integrated Gradients' options and `matrix`: lib/cli_analysis.py).
+"""Command line: `python -m lib generate | salience | batch | matrix | counterfactual |
+deletion-curve` (a contract scripts rely on; contrastive salience, Integrated Gradients' options
+and `matrix`: lib/cli_analysis.py; the counterfactual checks: lib/cli_counterfactual.py).
 
 Exit status: 0 success; 2 bad input or a model that can't be loaded (one clear line on stderr);
 1 only for bugs. Bad input never prints a traceback.
@@ -25,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _progress(fraction: float, message: str) -> None:
+def print_progress(fraction: float, message: str) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
@@ -36,12 +37,12 @@ def _settings(args: argparse.Namespace) -> GenerationSettings:
         temperature=args.temperature,
         top_k=args.top_k,
         seed=args.seed,
-        stop=tuple(_unescape(s, "--stop") for s in (args.stop or [])),
+        stop=tuple(unescape(s, "--stop") for s in (args.stop or [])),
         chat_template=chat,
     )
 
 
-def _unescape(text: str, option: str = "--stop") -> str:
+def unescape(text: str, option: str = "--stop") -> str:
     """Shell users type "\\n\\n" for a blank line: apply Python's backslash escapes."""
     if "\\" not in text:
         return text
@@ -52,7 +53,7 @@ def _unescape(text: str, option: str = "--stop") -> str:
                          "for a literal backslash.", field=option.lstrip("-")) from None
 
 
-def _read_prompt(args: argparse.Namespace) -> str:
+def read_prompt(args: argparse.Namespace) -> str:
     if args.prompt_file is not None:
         path = Path(args.prompt_file)
         try:
@@ -117,9 +118,9 @@ def target_indices_for_span(seq: TokenSequence, start: int, end: int) -> list[in
     return idx
 
 
-def _segment_span(args: argparse.Namespace, seq: TokenSequence) -> tuple[int, int]:
+def segment_span(args: argparse.Namespace, seq: TokenSequence) -> tuple[int, int]:
     if args.segment_text is not None:
-        text = _unescape(args.segment_text, "--segment-text")
+        text = unescape(args.segment_text, "--segment-text")
         at = seq.target.find(text)
         if not text or at < 0:
             raise InputError(f"--segment-text {args.segment_text!r} does not occur in the target "
@@ -167,9 +168,9 @@ def salience_json(model, seq: TokenSequence, target_idx: Sequence[int], method: 
 def _cmd_generate(args: argparse.Namespace) -> dict:
     from lib import pipeline
 
-    prompt = _read_prompt(args)
+    prompt = read_prompt(args)
     settings = _settings(args)
-    model = pipeline.get_model(args.model, progress=None if args.quiet else _progress)
+    model = pipeline.get_model(args.model, progress=None if args.quiet else print_progress)
     return generation_json(pipeline.generate(model, prompt, settings))
 
 
@@ -179,7 +180,7 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
     from lib.segments import GRANULARITY_REGISTRY, compile_pattern
 
     templated = cli_parts.template_prompt(args)  # --template-file/--var: (prompt, parts)
-    prompt = templated[0] if templated else _read_prompt(args)
+    prompt = templated[0] if templated else read_prompt(args)
     get_method(args.method)
     cli_analysis.check_salience_args(args)
     if GRANULARITY_REGISTRY[args.granularity].needs_pattern:
@@ -187,7 +188,7 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
     settings = _settings(args)
     if args.target is None and not args.generate:
         raise InputError("Give --target TEXT or --generate.", field="target")
-    model = pipeline.get_model(args.model, progress=None if args.quiet else _progress)
+    model = pipeline.get_model(args.model, progress=None if args.quiet else print_progress)
     gen = None
     if args.generate:
         gen = pipeline.generate(model, prompt, settings)
@@ -197,7 +198,7 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
                              "explain. Try another prompt or stop text.", field="target")
     else:
         seq = pipeline.sequence_for_target(model, prompt, args.target, settings.chat_template)
-    start, end = _segment_span(args, seq)
+    start, end = segment_span(args, seq)
     result = cli_analysis.salience_result(model, seq, target_indices_for_span(seq, start, end),
                                           args, gen, salience_json)
     result["prompt"] = prompt
@@ -213,7 +214,7 @@ def _cmd_salience(args: argparse.Namespace) -> dict:
 def _cmd_matrix(args: argparse.Namespace) -> dict:
     from lib import cli_analysis
 
-    return cli_analysis.cmd_matrix(args, _read_prompt, _settings, _progress)
+    return cli_analysis.cmd_matrix(args, read_prompt, _settings, print_progress)
 
 
 def _cmd_batch(args: argparse.Namespace) -> dict:
@@ -240,11 +241,11 @@ def _cmd_batch(args: argparse.Namespace) -> dict:
                          "exist.",
                          field="output")
     settings = _settings(args)
-    model = pipeline.get_model(args.model, progress=None if args.quiet else _progress)
+    model = pipeline.get_model(args.model, progress=None if args.quiet else print_progress)
     results = []
     for n, row in enumerate(rows, 1):
         if not args.quiet:
-            _progress((n - 1) / len(rows), f"Row {n} of {len(rows)} (line {row.line})")
+            print_progress((n - 1) / len(rows), f"Row {n} of {len(rows)} (line {row.line})")
         gen = None
         if row.target:
             seq = pipeline.sequence_for_target(model, row.prompt, row.target,
@@ -279,7 +280,7 @@ def _cmd_batch(args: argparse.Namespace) -> dict:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     os.replace(tmp, out_path)
     if not args.quiet:
-        _progress(1.0, f"Wrote {len(results)} rows to {out_path}")
+        print_progress(1.0, f"Wrote {len(results)} rows to {out_path}")
     return {"rows": len(results), "output": str(out_path)}
 
 
@@ -350,15 +351,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--output", required=True, help="output .jsonl (written atomically)")
     _add_salience(b)
     _add_generation(b)
+    from lib import cli_counterfactual
+
+    cli_counterfactual.add_parsers(sub, _add_model, _add_prompt)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from lib.cli_counterfactual import COMMANDS
+
     try:
         result = {"generate": _cmd_generate, "salience": _cmd_salience, "batch": _cmd_batch,
-                  "matrix": _cmd_matrix}[args.command](args)
+                  "matrix": _cmd_matrix, **COMMANDS}[args.command](args)
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,12 +6,14 @@ starting from the token embeddings *as looked up*, before Gemma's sqrt(d) scalin
 interception point). Weights are passed as arguments, never captured: captured constants would
 copy the whole model into every compiled function.
 
-Three compiled functions, each cached per padded shape (lengths are bucketed so a new prompt
+The compiled functions, each cached per padded shape (lengths are bucketed so a new prompt
 length rarely recompiles):
 - `salience`: gradients of summed target cross-entropy w.r.t. the embeddings, for J targets at
   once (one forward, J backward passes batched with vmap), logits only at target positions, and
   nothing after the last target token.
 - `logits_at`: plain forward with logits at chosen positions (tests, scoring).
+- `token_logprobs`: teacher-forced log-probabilities of chosen tokens for a batch of sequences
+  padded to one length (counterfactual edits of a prompt, lib/counterfactual.py).
 - `step`: one generation step with a KV cache (prefill or one new token), logits at one position.
 """
 
@@ -36,6 +38,9 @@ from lib.salience.padding import bucket_count, bucket_length, pad_targets
 
 __all__ = ["ModelFunctions", "bucket_count", "bucket_length", "enable_compilation_cache"]
 from lib.salience.precision import PRECISIONS, default_precision
+
+# token_logprobs: rows x padded length^2 per compiled call (a 320-token prompt: 40 rows).
+LOGPROB_BUDGET = 2**22
 
 
 def enable_compilation_cache() -> None:
@@ -84,6 +89,7 @@ class ModelFunctions:
         self._step = jax.jit(self._step_impl, donate_argnums=(1,))
         self._stack_step = jax.jit(self._stack_step_impl, donate_argnums=(2,))
         self._target_loss = None  # built on first use (tests only)
+        self._logprobs = None  # built on first use (counterfactual scoring)
 
     def _check_layered(self, layered: bool) -> None:
         if layered and self.layered is None:
@@ -328,6 +334,51 @@ class ModelFunctions:
         pos = np.asarray(positions, dtype=np.int32)
         packed = self._packed_for(self.weights, precision)
         return np.asarray(self._logits_at(self.weights, packed, ids_arr, np.int32(n), pos))
+
+    def _logprobs_impl(self, weights, packed, ids, lengths, positions):
+        """ids [B, T] (padded), lengths [B], positions [B, P] (token indices >= 1) ->
+        log p(ids[b, p] | ids[b, :p]) [B, P], on the salience forward (one row at a time)."""
+        table = weights[self.embedding_index]
+
+        def one(row, length, pos):
+            x = jnp.take(table, row, axis=0)[None]
+            return -self._token_losses(weights, packed, x, length, pos, row[pos])
+
+        return jax.vmap(one)(ids, lengths, positions)
+
+    def token_logprobs(self, sequences: Sequence[tuple[Sequence[int], Sequence[int]]], *,
+                       pad_id: int = 0, precision: str = "float32",
+                       budget: int = LOGPROB_BUDGET) -> list[np.ndarray]:
+        """Teacher-forced log-probabilities: for each (ids, positions), log p(ids[p] | ids[:p])
+        at each position (1 <= p < len(ids)), as float64 [len(positions)]. The sequences go
+        through padded to a common length, as many per compiled call as `budget` allows
+        (rows x padded length^2: attention is dense here), float32 unless `precision` says."""
+        if not sequences:
+            return []
+        for ids, pos in sequences:
+            if not pos or any(not 1 <= p < len(ids) for p in pos):
+                raise ValueError(f"positions must be in 1..{len(ids) - 1}, got {list(pos)}")
+        t_pad = bucket_length(max(len(ids) for ids, _ in sequences))
+        rows = max(1, budget // (t_pad * t_pad))
+        packed = self._packed_for(self.weights, precision)
+        out: list[np.ndarray] = []
+        for start in range(0, len(sequences), rows):
+            chunk = sequences[start:start + rows]
+            b_pad = bucket_count(len(chunk)) if bucket_count(len(chunk)) <= rows else len(chunk)
+            p_pad = bucket_count(max(len(pos) for _, pos in chunk))
+            ids_arr = np.full((b_pad, t_pad), pad_id, dtype=np.int32)
+            lengths = np.ones(b_pad, dtype=np.int32)
+            pos_arr = np.ones((b_pad, p_pad), dtype=np.int32)
+            for b, (ids, pos) in enumerate(chunk):
+                ids_arr[b, : len(ids)] = ids
+                lengths[b] = len(ids)
+                pos_arr[b, : len(pos)] = pos
+            if self._logprobs is None:
+                self._logprobs = jax.jit(self._logprobs_impl)
+            lp = np.asarray(self._logprobs(self.weights, packed, ids_arr, lengths, pos_arr),
+                            dtype=np.float64)
+            out.extend(lp[b, : len(pos)] for b, (_, pos) in enumerate(chunk))
+        return out
 
     # -- generation ----------------------------------------------------------------------
 
