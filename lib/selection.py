@@ -88,6 +88,19 @@ def next_compare_selection(current: ColumnRange | None, column: int, clicked: in
     return ((column, new[0], new[1]) if new is not None else None), new_anchor
 
 
+def new_click(payload: Any, last_id: str | None) -> tuple[int, bool, str] | None:
+    """The picker's click payload `{index, shift, id}` as (index, shift, id), or None when it
+    is not a click or is the click `last_id` already handled: Streamlit can deliver one
+    trigger twice (it replays it when a rerun interrupts the run that handled it), and a
+    second toggle of the same segment would undo the first."""
+    if not isinstance(payload, dict) or type(payload.get("index")) is not int:
+        return None
+    click_id = str(payload.get("id", ""))[:40]
+    if click_id and click_id == last_id:
+        return None
+    return payload["index"], bool(payload.get("shift")), click_id
+
+
 def selection_from_stored(value: Any) -> Range | None:
     """A saved Debug run's `ui.selection` ([lo, hi], or null) -> a range."""
     if not value:

@@ -149,3 +149,24 @@ def test_selected_indices_and_target_tokens():
     assert target_tokens(segs, (4, 5)) == [12, 13, 14]
     assert target_tokens(segs, (3, 3)) == [10, 11]
     assert target_tokens(segs, (7, 9)) == []
+
+
+def test_new_click_reads_the_payload_and_drops_a_replayed_one():
+    from lib.selection import new_click
+
+    click = {"index": 4, "shift": True, "id": "k1-abc"}
+    assert new_click(click, None) == (4, True, "k1-abc")
+    assert new_click(click, "k0-old") == (4, True, "k1-abc")
+    # The same click delivered twice is handled once (a second toggle would clear it).
+    assert new_click(click, "k1-abc") is None
+    # A genuine second click on the same segment has a new id: it toggles as usual.
+    assert new_click({**click, "id": "k2-def"}, "k1-abc") == (4, True, "k2-def")
+    assert new_click({"index": 2}, "k1-abc") == (2, False, "")  # no id: nothing to compare
+
+
+@pytest.mark.parametrize("payload", [None, "3", {}, {"index": "3"}, {"index": True},
+                                     {"index": 2.0}, ["index", 3]])
+def test_new_click_ignores_what_is_not_a_click(payload):
+    from lib.selection import new_click
+
+    assert new_click(payload, None) is None

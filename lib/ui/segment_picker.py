@@ -18,6 +18,7 @@ import streamlit as st
 
 from lib.records import Segment
 from lib.render import STYLE_CSS
+from lib.selection import new_click
 from lib.text_safety import js_char_class
 
 PICKER_CSS = """
@@ -278,9 +279,10 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
             click = value.get("click") if value is not None else None
         except AttributeError:
             click = getattr(value, "click", None)
-        if isinstance(click, dict) and isinstance(click.get("index"), int):
-            st.session_state[f"{key}_last_click"] = str(click.get("id", ""))[:40]
-            on_click(int(click["index"]), bool(click.get("shift")))
+        got = new_click(click, st.session_state.get(f"{key}_last_click"))
+        if got is not None:
+            index, shift, st.session_state[f"{key}_last_click"] = got
+            on_click(index, shift)
 
     data: dict[str, Any] = {"segments": segment_payload(text, segments, titles),
                             "selected": list(selected) if selected else None, "label": label,
