@@ -90,9 +90,9 @@ def next_compare_selection(current: ColumnRange | None, column: int, clicked: in
 
 def new_click(payload: Any, last_id: str | None) -> tuple[int, bool, str] | None:
     """The picker's click payload `{index, shift, id}` as (index, shift, id), or None when it
-    is not a click or is the click `last_id` already handled: Streamlit can deliver one
-    trigger twice (it replays it when a rerun interrupts the run that handled it), and a
-    second toggle of the same segment would undo the first."""
+    is not a click or is the click `last_id` already handled: a trigger that reaches the
+    server twice (reruns that queue up under load can carry it again) must not toggle the
+    same segment a second time, which would undo the first."""
     if not isinstance(payload, dict) or type(payload.get("index")) is not int:
         return None
     click_id = str(payload.get("id", ""))[:40]
