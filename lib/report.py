@@ -37,6 +37,36 @@ def _table(rows: Mapping[str, object]) -> str:
     return f"<table>{body}</table>"
 
 
+def render_checks_html(check: Mapping[str, object] | None,
+                       curve: Mapping[str, object] | None) -> str:
+    """The counterfactual check and the deletion curve (`lib.ui.counterfactual_view`'s
+    records) as static tables: the report's CSP allows no scripts, so no chart."""
+    out = []
+    if check:
+        controls = [float(c["delta"]) for c in check.get("controls", [])]  # type: ignore[union-attr]
+        rows = {"edit": ("replace with " + repr(check.get("replacement"))
+                         if check.get("replacement") is not None else "drop"),
+                "prompt characters": f"{check.get('start')}–{check.get('end')}",
+                "log p(target) before": f"{float(check['target_logprob_before']):.4f}",
+                "log p(target) after": f"{float(check['target_logprob_after']):.4f}",
+                "change": f"{float(check['delta']):+.4f}",
+                "controls (change)": ", ".join(f"{d:+.4f}" for d in controls) or "none",
+                "greedy answer before": check.get("greedy_before", ""),
+                "greedy answer after": check.get("greedy_after", "")}
+        out.append(f"<h2>Counterfactual check</h2>{_table(rows)}")
+    if curve:
+        head = "<tr><th>k dropped</th><th>most salient first</th><th>random order</th></tr>"
+        body = "".join(
+            f"<tr><td>{int(k)}</td><td>{float(a):.4f}</td><td>{float(b):.4f}</td></tr>"
+            for k, a, b in zip(curve["k"], curve["salience_order"],  # type: ignore[arg-type]
+                               curve["random_order"], strict=True))  # type: ignore[arg-type]
+        out.append(f"<h2>Deletion curve</h2><p>log p(target) as the top k "
+                   f"{safe_html(str(curve.get('granularity')))} are dropped; area between "
+                   f"the curves {float(curve['area']):+.4f}.</p>"  # type: ignore[arg-type]
+                   f"<table>{head}{body}</table>")
+    return "".join(out)
+
+
 _REPORT_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #111;
   background: #fff; padding: 0 1rem; }
@@ -64,9 +94,11 @@ def render_report_html(
     intensity: float = 1.0,
     show_numbers: bool = False,
     parts_html: str = "",
+    checks_html: str = "",
 ) -> str:
     """A self-contained HTML document (inline CSS, no scripts, no outside requests).
-    `parts_html`: the salience-by-part table (`lib.render_parts.parts_table_html`), if any."""
+    `parts_html`: the salience-by-part table (`lib.render_parts.parts_table_html`), if any;
+    `checks_html`: the counterfactual check's tables (`render_checks_html`), if any."""
     if scale is None:
         scale = colour_scale(scores or [], signed=False)
     common = dict(
@@ -94,6 +126,7 @@ def render_report_html(
         f'<h2>Prompt</h2><div class="box">{prompt_html}</div>'
         f'<h2>Output</h2><div class="box">{target_html}</div>'
         + (f"<h2>Salience by part</h2>{parts_html}" if parts_html else "")
+        + checks_html
         + f"<h2>Settings</h2>{_table(settings)}"
         f"<h2>Audit</h2>{_table(audit)}"
         "<p><small>Gradient salience shows which tokens the model's output was most sensitive "

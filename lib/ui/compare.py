@@ -178,8 +178,9 @@ def render_compare_page() -> None:
                  index=common.held_index("cmp_n", [2, 3]))
     items = variant_inputs(n)
     settings = generation_settings("cmp", sampling=False)
-    if (st.button("Generate all", type="primary", key="cmp_generate", on_click=URL.hold)
-            and settings is not None):
+    clicked = st.button("Generate all", type="primary", key="cmp_generate", on_click=URL.hold)
+    # Debug's "Open in Compare" fills the variants and asks for them at once.
+    if (clicked or st.session_state.pop("cmp_generate_now", False)) and settings is not None:
         try:
             st.session_state["cmp_views"] = generate_views(items, settings)
             st.session_state["cmp_sel"] = None

@@ -22,6 +22,7 @@ from lib.selection import (
 from lib.ui import common
 from lib.ui.chart import top_chart
 from lib.ui.controls import ViewControls, view_controls
+from lib.ui.counterfactual_view import counterfactual_view
 from lib.ui.foil import (
     clear_foil,
     contrast_for,
@@ -116,7 +117,7 @@ def _analysis(view: View) -> None:
     # prefetch): a reload or a copied address during the computation keeps the selection.
     URL.write(view.run_id)
 
-    completeness = None
+    completeness, checks = None, {}
     foil = foil_control(view, out_segs, sel, c.method, URL.hold) if sel is not None else None
     scores, contrast = None, None
     if sel is not None and foil is not None:
@@ -143,6 +144,9 @@ def _analysis(view: View) -> None:
     if sel is not None:
         target_details(view, out_segs, sel)
         completeness = completeness_note(view, c.method, target_tokens(out_segs, sel))
+        if contrast is None and seg_vals is not None:
+            checks = counterfactual_view(view, segments, target_tokens(out_segs, sel), sel,
+                                         seg_vals, c, highlight)
         if contrast is not None:
             contrast_note(contrast)
     # The overlay's styles live in its component; the legend needs them on the page.
@@ -160,6 +164,7 @@ def _analysis(view: View) -> None:
     ui["part"] = highlight.id if highlight is not None else st.session_state.get("dbg_part")
     if completeness is not None:  # Integrated Gradients: its steps and gap go with the run
         ui.update(completeness)
+    ui.update(checks)  # the counterfactual check and deletion curve, if run
     if foil is not None:  # a contrastive view: the foil and its numbers go with the run
         ui.update(foil=foil, contrast=contrast_record(contrast))
     share_debug(view, out_segs, ui,

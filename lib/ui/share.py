@@ -35,7 +35,9 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
     the page's script, when the download is asked for). A long document's report shows its
     prompt as the reading view (jump list, density strip: plain links, no scripts); with
     `token_scores` it has a table of the prompt's parts."""
-    settings = {**ui, "max_new_tokens": view.settings.max_new_tokens,
+    checks = {k: ui[k] for k in ("counterfactual", "deletion_curve") if k in ui}
+    settings = {**{k: v for k, v in ui.items() if k not in checks},
+                "max_new_tokens": view.settings.max_new_tokens,
                 "temperature": view.settings.temperature, "seed": view.settings.seed}
     title, seq, name = _title(view), view.seq, view.model_name
     fingerprint = view.fingerprint
@@ -61,7 +63,9 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
             model_name=name, settings=settings,
             audit={"model_fingerprint": fingerprint, **audit_data()},
             intensity=float(ui["intensity"]), show_numbers=bool(ui["show_numbers"]),
-            parts_html=parts_html)
+            parts_html=parts_html,
+            checks_html=report.render_checks_html(checks.get("counterfactual"),
+                                                  checks.get("deletion_curve")))
 
     return build
 
@@ -78,6 +82,9 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
         head.update(foil=ui["foil"], contrast=ui.get("contrast"))
     if "completeness_gap" in ui:  # Integrated Gradients, as `salience --json` reports it
         head.update(steps=ui.get("steps"), completeness_gap=ui["completeness_gap"])
+    for check in ("counterfactual", "deletion_curve"):  # as the CLI's commands print them
+        if check in ui:
+            head[check] = ui[check]
     tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
     segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
     tok_scores = None if token_scores is None else list(token_scores)

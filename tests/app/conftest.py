@@ -28,6 +28,11 @@ def studio_env(tmp_path_factory: pytest.TempPathFactory):
 
     pipeline.get_model("tiny")  # AppTest runs in-process: every test shares this load
     yield data
+    # Stop the model workers the pages started, as the server does on SIGTERM: a job still
+    # computing on a daemon thread when the interpreter exits aborts the process (XLA).
+    from lib.shutdown import shutdown
+
+    shutdown(wait_s=60)
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
