@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from lib.errors import InputError
 
@@ -132,6 +134,36 @@ def score_colour(value: float, scale: ColourScale, palette: str, intensity: floa
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def score_colour_codes(values: Sequence[Sequence[float]], vmax: Sequence[float], signed: bool,
+                       palette: str, intensity: float = 1.0) -> Any:
+    """`score_colour` of many scores at once, as 0xRRGGBB integers (a numpy array shaped like
+    `values`): `values` rows x columns, each row on the scale `ColourScale(vmax[row], signed)`.
+    The same arithmetic as `score_fraction` and `_interpolate`, in the same order, so the same
+    colours (numpy's rint rounds half to even, as `round` does)."""
+    import numpy as np
+
+    pal = get_palette(palette)
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        f = v / np.asarray(vmax, dtype=np.float64).reshape(-1, 1) * max(float(intensity), 0.0)
+    f = np.where(np.isfinite(v) & ~np.isnan(f), f, 0.0)
+    if not signed:
+        f = np.abs(f)
+    f = np.clip(f, -1.0, 1.0)
+
+    def ramp(stops: Sequence[RGB], t: Any) -> Any:
+        s = np.asarray(stops, dtype=np.float64)
+        pos = np.clip(t, 0.0, 1.0) * (len(stops) - 1)
+        i = np.minimum(pos.astype(np.int64), len(stops) - 2)
+        frac = (pos - i)[..., None]
+        return np.rint(s[i] + (s[i + 1] - s[i]) * frac).astype(np.int64)
+
+    rgb = ramp(pal.positive, np.abs(f))
+    if pal.diverging:
+        rgb = np.where((f < 0)[..., None], ramp(pal.negative, -f), rgb)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
 def _luminance(rgb: RGB) -> float:
     def channel(c: int) -> float:
         c = c / 255
@@ -141,6 +173,7 @@ def _luminance(rgb: RGB) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
+@lru_cache(maxsize=4096)
 def text_colour(background: str) -> str:
     """Black or white, whichever contrasts more with `background` (WCAG luminance)."""
     lum = _luminance(_hex(background))

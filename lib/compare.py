@@ -145,6 +145,25 @@ def match_range(segs: Sequence[Sequence[Segment]], granularity: str,
     return chosen
 
 
+def click_matches(segs: Sequence[Sequence[Segment]], granularity: str
+                  ) -> dict[tuple[int, int], list[int | None]]:
+    """What a click on each single output segment selects in every column: for output segment
+    i of column j, `match_range(segs, granularity, (j, i, i))` as one segment index (or None:
+    no match) per column, keyed `(j, i)`.
+
+    A range `(j, lo, hi)` then selects `(m[lo], m[hi])` in column k when both ends match and
+    m[lo] <= m[hi] (`m = click_matches(...)[(j, ·)][k]`), which is what `match_range` gives,
+    so the browser can follow a shift-click as well.
+    """
+    out: dict[tuple[int, int], list[int | None]] = {}
+    for j, column in enumerate(segs):
+        for seg in column:
+            if not seg.in_prompt:
+                chosen = match_range(segs, granularity, (j, seg.index, seg.index))
+                out[(j, seg.index)] = [r[0] if r is not None else None for r in chosen]
+    return out
+
+
 def diff_summary_html(prompts: Sequence[str], limit: int = 3, width: int = 60) -> str:
     """'Variant 2 vs 1: − You have to try it + Avoid' for each variant (escaped)."""
 

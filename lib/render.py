@@ -36,7 +36,8 @@ __all__ = ["DEFAULT_SIGNED_PALETTE", "DEFAULT_UNSIGNED_PALETTE", "PALETTES", "Co
            "Palette", "colour_scale", "default_palette", "format_score", "score_colour",
            "score_fraction", "score_rgb", "text_colour", "STYLE_CSS", "Paint", "Piece",
            "overlay_pieces", "paint", "render_legend_html", "render_segments_html",
-           "render_target_html", "scale_excluding", "TARGET_CSS", "overlay_payload"]
+           "render_target_html", "scale_excluding", "TARGET_CSS", "overlay_payload",
+           "pieces_payload"]
 
 
 def scale_excluding(segments: Sequence[Segment], values: Sequence[float] | None,
@@ -205,6 +206,15 @@ def _looks(segments: Sequence[Segment], values: Sequence[float], selected: Colle
     return [list(vars(paint(float(v), scale, palette, intensity)).values()) for v in values]
 
 
+def pieces_payload(seq: TokenSequence, segments: Sequence[Segment]
+                   ) -> tuple[list[list[Any]], list[int]]:
+    """The whole text's overlay pieces as plain JSON, [text] or [text, segment index, token
+    start, token end, special], and the positions in `segments` of its segment pieces."""
+    shown = overlay_pieces(seq, segments, "all")
+    return ([[p.text] if p.k is None else [p.text, p.index, p.token_start, p.token_end, p.special]
+             for p in shown], [p.k for p in shown if p.k is not None])
+
+
 def overlay_payload(seq: TokenSequence, segments: Sequence[Segment],
                     views: Mapping[int, Sequence[float]], current: Sequence[float] | None,
                     selected: Collection[int], *, signed: bool, palette: str,
@@ -214,10 +224,7 @@ def overlay_payload(seq: TokenSequence, segments: Sequence[Segment],
     in `views` (its per-segment scores) and for the `current` selection the look of every
     segment. Plain JSON values; the browser puts text in with textContent only."""
     get_palette(palette)
-    pieces: list[list[Any]] = [
-        [p.text] if p.k is None else [p.text, p.index, p.token_start, p.token_end, p.special]
-        for p in overlay_pieces(seq, segments, "all")]
-    order = [p.k for p in overlay_pieces(seq, segments, "all") if p.k is not None]
+    pieces, order = pieces_payload(seq, segments)
 
     def looks(values: Sequence[float], sel: Collection[int]) -> list[list[str]]:
         every = _looks(segments, values, sel, signed, palette, intensity)

@@ -57,13 +57,16 @@ def request_salience(service: ModelService, seq: Any, targets: Sequence[int], me
 
 def prefetch_salience(service: ModelService, seq: Any, targets: Sequence[Sequence[int]],
                       method: str, compute_batch: Callable[..., list], *, owner: str,
-                      batch_size: int = 4, lookup: Lookup = cached_lookup) -> list[Future]:
+                      batch_size: int = 4, lookup: Lookup = cached_lookup,
+                      replace: bool = True) -> list[Future]:
     """Queue prefetch jobs (priority 1) for every target not cached yet, a few per job.
 
     Small batches let a click overtake prefetching between batches; each job re-checks the
-    cache when it runs, so nothing is computed twice.
+    cache when it runs, so nothing is computed twice. The owner's older queued prefetch jobs
+    are dropped first, unless `replace=False` (more sequences of one prefetch: Compare's).
     """
-    service.cancel_prefetch(owner)
+    if replace:
+        service.cancel_prefetch(owner)
     from lib.salience.methods import METHODS, one_gradient_methods
 
     if method in METHODS and method not in one_gradient_methods():

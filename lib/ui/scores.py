@@ -106,16 +106,29 @@ def prefetch(view: View, out_segs: list[Segment], granularity: str, method: str,
              state_key: str) -> None:
     """Ask for every output segment's scores in the background (once per view and settings);
     `prefetching(state_key)` says whether those jobs are still running."""
-    if not can_compute(view):
+    prefetch_views([view], [out_segs], granularity, method, state_key)
+
+
+def prefetch_views(views: list[View], outs: list[list[Segment]], granularity: str, method: str,
+                   state_key: str) -> None:
+    """`prefetch` for several views together (Compare's columns): one request, since an
+    owner's new prefetch replaces its older one."""
+    ready = [can_compute(v) for v in views]
+    if not any(ready):
         return
-    key = (id(view), len(view.seq.tokens), granularity, tuple(s.index for s in out_segs),
-           method)
+    key = tuple((id(v), len(v.seq.tokens), granularity, tuple(s.index for s in o), method)
+                for v, o in zip(views, outs, strict=True))
     if st.session_state.get(state_key) == key:
         return
     st.session_state[state_key] = key
-    targets = [list(s.token_indices) for s in out_segs if s.token_indices]
-    st.session_state[f"{state_key}_jobs"] = prefetch_salience(
-        get_service(), view.seq, targets, method, _compute_batch, owner=owner_id())
+    jobs: list[Future] = []
+    first = ready.index(True)  # its request drops the owner's older prefetch; the others add
+    for k, (view, out_segs) in enumerate(zip(views, outs, strict=True)):
+        if ready[k]:
+            targets = [list(s.token_indices) for s in out_segs if s.token_indices]
+            jobs += prefetch_salience(get_service(), view.seq, targets, method, _compute_batch,
+                                      owner=owner_id(), replace=k == first)
+    st.session_state[f"{state_key}_jobs"] = jobs
 
 
 def prefetching(state_key: str) -> bool:

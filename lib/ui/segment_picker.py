@@ -7,6 +7,7 @@ decides the selection (`lib.selection.next_selection`), so selection also works 
 state and the URL, where AppTest and links set it. With an overlay the component holds the
 scores of every single segment already computed and repaints the overlay at the click itself
 (the same rule, in JS); Python hears of the click afterwards and answers with the same view.
+On Compare the columns' components repaint together (a window event; see `segment_picker`).
 """
 
 from __future__ import annotations
@@ -128,25 +129,91 @@ function drawOverlay(box, ov, look, sel) {
 const lookOf = (ov, sel) => (sel && sel[0] === sel[1] ? ov.views[String(sel[0])] : null) || null;
 const overlayKey = (ov, look, sel) => JSON.stringify([ov.pieces, look, sel, ov.numbers,
                                                        ov.part || null, ov.column || null]);
+// Compare (`ov.group`): the columns of one group repaint together. The clicked column sends
+// GROUP_EVENT on window, {group, sel: [column, lo, hi] or null, anchor, id}, and every column
+// of the group (the clicked one too) shows its part of that selection at once: its match
+// (`ov.match`, "column:index" -> segment index, from lib.compare.click_matches) and, for a
+// single segment, its looks under that selection's scale (`ov.views` colour ids per piece,
+// with the match's `ov.values`; lib.compare_overlay).
+const GROUP_EVENT = "salience-compare-click";
+function nextCompareSelection(cur, col, i, shift, anchor) {  // lib.selection's, in JS
+  const mine = cur && cur[0] === col ? [cur[1], cur[2]] : null;
+  const [sel, a] = nextSelection(mine, i, shift, mine ? anchor : null);
+  return [sel ? [col, sel[0], sel[1]] : null, a];
+}
+function matchOf(ov, col, i) {
+  const m = ov.match[col + ":" + i];
+  return m === undefined ? null : m;
+}
+function groupSelection(ov, c) {  // lib.compare.match_range, from the single matches
+  if (!c) return null;
+  if (c[0] === ov.group.column) return [c[1], c[2]];
+  const a = matchOf(ov, c[0], c[1]), b = matchOf(ov, c[0], c[2]);
+  return a !== null && b !== null && a <= b ? [a, b] : null;
+}
+function groupLook(ov, c) {
+  if (!c || c[1] !== c[2]) return null;
+  const ids = ov.views[c[0] + ":" + c[1]], m = matchOf(ov, c[0], c[1]);
+  const vals = m === null ? null : ov.values[String(m)];
+  return ids && vals ? vals.map((v, p) => v.concat(ov.colours[ids[p]])) : null;
+}
+// What the browser shows of its own selection before Python answers: [look, status text]
+// (text null: the scores are still being computed).
+function browserView(state) {
+  const ov = state.ov;
+  if (ov.group && !state.csel) return [null, ov.hint];
+  if (!state.sel) return [null, ov.group ? ov.nomatch : ov.hint];
+  const look = ov.group ? groupLook(ov, state.csel) : lookOf(ov, state.sel);
+  return [look, look ? "" : null];
+}
+const COMPUTING = "Computing salience for the selection…";
+function showClick(state) {
+  markPicker(state.root, state.sel);
+  const [look, text] = browserView(state);
+  if (text === null) {
+    state.box.setAttribute("aria-busy", "true");
+    state.status.textContent = COMPUTING;
+    return;
+  }
+  drawOverlay(state.box, state.ov, look, state.sel);
+  state.ovKey = overlayKey(state.ov, look, state.sel);  // the server's answer will match: no redraw
+  state.status.textContent = text;
+}
+function onGroupClick(state, d) {
+  const ov = state.ov;
+  if (!ov || !ov.group || d.group !== ov.group.id || !state.box) return;
+  state.last = d.id; state.csel = d.sel; state.canchor = d.anchor;
+  state.sel = groupSelection(ov, d.sel);
+  showClick(state);
+}
 function onClick(state, idx, shift) {
   const id = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   const ov = state.ov;
-  if (ov) {
+  if (ov && ov.group) {
+    const [sel, anchor] = nextCompareSelection(state.csel, ov.group.column, idx, shift,
+                                               state.canchor);
+    window.dispatchEvent(new CustomEvent(GROUP_EVENT, {
+      detail: { group: ov.group.id, sel: sel, anchor: anchor, id: id } }));
+  } else if (ov) {
     state.last = id;
-    const [sel, anchor] = nextSelection(state.sel, idx, shift, state.anchor);
-    state.sel = sel; state.anchor = anchor;
-    markPicker(state.root, sel);
-    const look = lookOf(ov, sel);
-    if (sel === null || look) {
-      drawOverlay(state.box, ov, look, sel);
-      state.ovKey = overlayKey(ov, look, sel);  // the server's answer will match: no redraw
-      state.status.textContent = sel === null ? ov.hint : "";
-    } else {
-      state.box.setAttribute("aria-busy", "true");
-      state.status.textContent = "Computing salience for the selection…";
-    }
+    [state.sel, state.anchor] = nextSelection(state.sel, idx, shift, state.anchor);
+    showClick(state);
   }
   state.send("click", { index: idx, shift: !!shift, id: id });
+}
+// One window listener per mounted column; an unmounted one (its element gone) removes itself.
+function listen(state, host, on) {
+  const off = () => {
+    if (state.onGroup) window.removeEventListener(GROUP_EVENT, state.onGroup);
+    state.onGroup = null;
+  };
+  if (on && !state.onGroup) {
+    state.onGroup = (e) => (host.isConnected ? onGroupClick(state, e.detail || {}) : off());
+    window.addEventListener(GROUP_EVENT, state.onGroup);
+  } else if (!on) {
+    off();
+  }
+  return () => setTimeout(() => { if (!host.isConnected) off(); }, 0);
 }
 function buildPicker(state, parentElement, data) {
   let root = parentElement.querySelector(".seg-root");
@@ -196,7 +263,12 @@ export default function (component) {
   state.ov = ov;
   // Until Python has handled the last click, the browser keeps its own selection and paint.
   const answered = !ov || state.last === null || data.last_click === state.last;
-  if (answered) { state.sel = (data && data.selected) || null; state.anchor = data.anchor; }
+  if (answered) {
+    state.sel = (data && data.selected) || null; state.anchor = data.anchor;
+    if (ov && ov.group) { state.csel = ov.group.sel || null; state.canchor = ov.group.anchor; }
+  } else if (ov.group) {
+    state.sel = groupSelection(ov, state.csel);
+  }
   // Redraws that change nothing (the fragment's while scores fill in) keep the elements, so a
   // click in progress is never lost to a replaced element.
   const segKey = JSON.stringify([data && data.segments, data && data.label]);
@@ -205,13 +277,19 @@ export default function (component) {
     state.segKey = segKey;
   }
   for (const el of state.root.querySelectorAll("[role=button]")) {
-    const busy = !!ov && !!ov.computing && !ov.views[el.getAttribute("data-segment-index")];
+    const i = el.getAttribute("data-segment-index");
+    const busy = !!ov && !!ov.computing &&
+      (ov.pending ? ov.pending.includes(Number(i)) : !ov.views[i]);
     el.classList.toggle("computing", busy);
     if (busy) el.setAttribute("aria-busy", "true"); else el.removeAttribute("aria-busy");
   }
   markPicker(state.root, state.sel);
   let part = parentElement.querySelector(".salience-part");
-  if (!ov) { if (part) part.remove(); state.ovKey = null; return; }
+  if (!ov) {
+    if (part) part.remove();
+    state.ovKey = null;
+    return listen(state, parentElement, false);
+  }
   if (!part) {
     part = document.createElement("div");
     part.className = "salience-part";
@@ -227,17 +305,25 @@ export default function (component) {
   }
   state.status = part.children[1];
   state.box = part.children[2];
-  const look = answered ? (ov.current || null) : lookOf(ov, state.sel);
+  let look = ov.current || null, text;
+  if (answered) {
+    text = state.sel === null ? (state.csel ? ov.nomatch : ov.hint) : (look ? "" : ov.waiting);
+  } else {
+    [look, text] = browserView(state);
+  }
   const key = overlayKey(ov, look, state.sel);
   if (key !== state.ovKey) {
     drawOverlay(state.box, ov, look, state.sel);
     state.ovKey = key;
   }
-  if (answered) {
-    state.status.textContent = state.sel === null ? ov.hint : (ov.current ? "" : ov.waiting);
-  } else if (!look && state.sel) {
+  if (text === null) {
     state.box.setAttribute("aria-busy", "true");
+    state.status.textContent = COMPUTING;
+  } else {
+    state.box.removeAttribute("aria-busy");
+    state.status.textContent = text;
   }
+  return listen(state, parentElement, !!ov.group);
 }
 """.replace("__HIDDEN_CLASS__", js_char_class())
 
@@ -270,7 +356,14 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
     component also draws the prompt overlay below the output, and repaints it in the browser
     at once when a click selects a single segment whose scores it holds (it keeps its own
     selection until Python has handled its last click); `anchor` is the shift-click anchor.
+
+    Compare's columns are one group: their overlays are `lib.compare_overlay.compare_overlays`
+    plus `group` ({id, column, sel: the compare selection, anchor}) and `nomatch`; a click in
+    one repaints every column of the group in the browser, and the group shares one record of
+    the last click Python handled.
     """
+    group = overlay.get("group") if overlay is not None else None
+    last_key = f"{group['id'] if group else key}_last_click"
 
     def _changed() -> None:
         value = st.session_state.get(key)
@@ -279,15 +372,14 @@ def segment_picker(text: str, segments: Sequence[Segment], selected: tuple[int, 
             click = value.get("click") if value is not None else None
         except AttributeError:
             click = getattr(value, "click", None)
-        got = new_click(click, st.session_state.get(f"{key}_last_click"))
+        got = new_click(click, st.session_state.get(last_key))
         if got is not None:
-            index, shift, st.session_state[f"{key}_last_click"] = got
+            index, shift, st.session_state[last_key] = got
             on_click(index, shift)
 
     data: dict[str, Any] = {"segments": segment_payload(text, segments, titles),
                             "selected": list(selected) if selected else None, "label": label,
                             "empty": "(the model produced no text)"}
     if overlay is not None:
-        data.update(overlay=overlay, anchor=anchor,
-                    last_click=st.session_state.get(f"{key}_last_click"))
+        data.update(overlay=overlay, anchor=anchor, last_click=st.session_state.get(last_key))
     _component(key=key, data=data, on_click_change=_changed)

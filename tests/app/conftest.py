@@ -90,9 +90,17 @@ def component_data(at) -> list[dict]:
     return out
 
 
+def overlays(at) -> list[dict]:
+    """The data of each picker component that draws a prompt overlay, in page order (on Compare
+    one per column): `selected` (the column's selected range), `overlay` (with `current`, the
+    looks of its coloured segments, or None)."""
+    return [data for data in component_data(at) if data.get("overlay")]
+
+
 def overlay(at) -> list[tuple[int, float]]:
-    """(segment index, data-salience) of each coloured overlay element on the page: Debug's
-    overlay from the data of its picker component (which draws it), Compare's from its HTML."""
+    """(segment index, data-salience) of each coloured overlay element on the page: the
+    overlays the picker components draw (Debug's, and each Compare column's) from their data,
+    and any drawn as HTML."""
     out = []
     for data in component_data(at):
         ov = data.get("overlay")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.app.conftest import errors, make_app, no_crash, overlay
+from tests.app.conftest import errors, make_app, no_crash, overlay, overlays
 
 pytestmark = pytest.mark.usefixtures("studio_env")
 
@@ -32,8 +30,10 @@ def test_compare_generates_three_columns_and_syncs_selection():
     at.session_state["cmp_sel"] = (0, out0[0].index, out0[0].index)
     at.run()
     no_crash(at)
-    coloured = [h.proto.body for h in at.get("html") if "data-salience" in h.proto.body]
-    assert len(coloured) >= 1
+    columns = overlays(at)
+    assert len(columns) == 3
+    assert columns[0]["selected"] == [out0[0].index] * 2
+    assert columns[0]["overlay"]["current"], "the clicked column's prompt is coloured"
     # The view lives in the URL like Debug's: granularity, method, column:segment.
     assert at.query_params["g"] == "lines" and at.query_params["m"] == "grad_l2"
     assert at.query_params["sel"] == f"0:{out0[0].index}"
@@ -73,12 +73,11 @@ def test_compare_url_selection_ranges_regex_and_palette():
     at.run()
     no_crash(at)
     assert at.session_state["cmp_sel"] == (0, lo, hi)
-    marked = [h.proto.body for h in at.get("html") if "data-salience" in h.proto.body]
-    assert len(marked) == 2
-    for body in marked:  # both columns outline the whole range
-        for idx in (lo, hi):
-            assert re.search(rf'class="[^"]*selected[^"]*"[^>]*data-segment-index="{idx}"|'
-                             rf'data-segment-index="{idx}"[^>]*class="[^"]*selected', body)
+    columns = overlays(at)
+    assert len(columns) == 2
+    for column in columns:  # both columns select (and outline) the whole range, coloured
+        assert column["selected"] == [lo, hi]
+        assert column["overlay"]["current"]
     before = overlay(at)
     diverging = [n for n, p in PALETTES.items() if not p.diverging]
     at.selectbox(key="cmp_palette").set_value(diverging[-1]).run()
