@@ -35,6 +35,42 @@ def _key(view: View, sel: tuple[int, int]) -> tuple:
     return (view.fingerprint, view.prompt, tuple(view.seq.ids), sel)
 
 
+def restore_checks(view: View, sel: tuple[int, int] | None, ui: dict[str, Any]) -> None:
+    """A share link's checks (its record's `counterfactual`, `deletion_curve`) shown again
+    for its view and selection."""
+    for name, state, field in (("counterfactual", RESULT, "check"),
+                               ("deletion_curve", CURVE, "curve")):
+        saved = ui.get(name)
+        if _well_formed(saved, name) and sel is not None:
+            st.session_state[state] = {"key": _key(view, sel), field: saved}
+        else:
+            st.session_state.pop(state, None)
+
+
+_NUMBERS = {"counterfactual": ("target_logprob_before", "target_logprob_after", "delta"),
+            "deletion_curve": ("area",)}
+_TEXTS = {"counterfactual": ("greedy_before", "greedy_after", "edited_prompt"),
+          "deletion_curve": ()}
+
+
+def _well_formed(saved: object, name: str) -> bool:
+    """Whether a saved check has what the page shows (a damaged record shows nothing)."""
+    if not isinstance(saved, dict):
+        return False
+    if any(isinstance(saved.get(k), bool) or not isinstance(saved.get(k), int | float)
+           for k in _NUMBERS[name]):
+        return False
+    if any(not isinstance(saved.get(k), str) for k in _TEXTS[name]):
+        return False
+    if name == "counterfactual":
+        controls = saved.get("controls")
+        return isinstance(controls, list) and all(
+            isinstance(c, dict) and isinstance(c.get("delta"), int | float) for c in controls)
+    lists = [saved.get(k) for k in ("k", "salience_order", "random_order")]
+    return all(isinstance(v, list) and all(isinstance(x, int | float) for x in v)
+               for v in lists) and len({len(v) for v in lists}) == 1
+
+
 def _options(segments: list[Segment], seg_vals: list[float], signed: bool,
              part: Part | None) -> list[tuple[str, int, int]]:
     """(label, start, end) in the model's text: the highlighted part first, then the prompt

@@ -10,6 +10,7 @@ import streamlit as st
 from lib.errors import InputError
 from lib.selection import compare_selection_from_stored, selection_from_stored
 from lib.ui import common
+from lib.ui.counterfactual_view import restore_checks
 from lib.ui.foil import set_foil
 from lib.ui.inputs import DEFAULT_VARIANTS
 from lib.view import View, view_from_record
@@ -68,6 +69,7 @@ def restore_debug_run(run_id: str, errors: list[str]) -> None:
     part = ui.get("part")
     st.session_state["dbg_part"] = part if isinstance(part, str) else None
     set_foil(ui.get("foil"))  # a contrastive view's foil (lib.ui.foil); none for older runs
+    restore_checks(view, st.session_state["dbg_sel"], ui)  # lib.ui.counterfactual_view
     # Refill the inputs so the reviewer sees (and can edit) what produced this view.
     if rec.get("template_id"):
         st.session_state["dbg_source"] = "Template"

@@ -97,3 +97,35 @@ def test_open_in_compare_fills_two_variants_with_the_original_and_the_edited_pro
     # Compare opened and generated both at once: the usual side-by-side view follows.
     assert "cmp_generate_now" not in at.session_state
     assert [v.prompt for v in at.session_state["cmp_views"]] == [view.prompt, edited]
+
+
+def test_a_share_link_shows_the_check_again_and_a_damaged_one_shows_nothing():
+    from lib.runs import default_store
+
+    at = make_app()
+    at.context = {"url": "http://127.0.0.1:8501/"}
+    at.run()
+    generate_and_select_first_word(at)
+    at.button(key="dbg_cf_run").click().run()
+    shown = {m.label: m.value for m in at.metric}
+    at.button(key="dbg_share").click().run()
+    no_crash(at)
+    run_id = at.session_state["dbg_shared"]
+
+    fresh = make_app()
+    fresh.query_params["run"] = run_id
+    fresh.run()
+    no_crash(fresh)
+    assert {m.label: m.value for m in fresh.metric} == shown
+
+    # The same record with its check damaged (as a hand-edited database could hold it).
+    record = default_store().get(run_id).record
+    record["ui"]["counterfactual"] = {**record["ui"]["counterfactual"], "delta": "oops",
+                                      "controls": "none"}
+    damaged = default_store().save(record, owner="someone-else-0123456789", title="damaged",
+                                   kind="debug")
+    other = make_app()
+    other.query_params["run"] = damaged
+    other.run()
+    no_crash(other)
+    assert not other.metric and not other.exception
