@@ -108,7 +108,7 @@ def notes_panel(run_id: str | None, *, prefix: str,
     if not run_id:
         return
     st.divider()
-    st.subheader("Reviewer notes")
+    st.header("Reviewer notes")  # h2 under the page's h1 (axe: heading order)
     if f"{prefix}_note_error" in st.session_state:
         common.show_error(st.session_state.pop(f"{prefix}_note_error"))
     try:
