@@ -184,8 +184,8 @@ class NoteStore:
                 if count >= self.max_notes_per_run:
                     raise LimitError(
                         f"This run already has {count:,} notes; the limit is "
-                        f"{self.max_notes_per_run:,} notes a run. Share the view again to "
-                        "start a new thread.", field="note")
+                        f"{self.max_notes_per_run:,} notes a run, so its thread is full; "
+                        "nothing was added.", field="note")
                 cur = conn.execute(
                     "INSERT INTO notes (run_id, author, author_label, created_at, text, verdict,"
                     " retracts) VALUES (?, ?, ?, ?, ?, ?, NULL)",
