@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 
+from lib.notes import NOTES_CSS
 from lib.records import Segment, TokenSequence
 from lib.render import (
     STYLE_CSS,
@@ -95,10 +96,12 @@ def render_report_html(
     show_numbers: bool = False,
     parts_html: str = "",
     checks_html: str = "",
+    notes_html: str = "",
 ) -> str:
     """A self-contained HTML document (inline CSS, no scripts, no outside requests).
     `parts_html`: the salience-by-part table (`lib.render_parts.parts_table_html`), if any;
-    `checks_html`: the counterfactual check's tables (`render_checks_html`), if any."""
+    `checks_html`: the counterfactual check's tables (`render_checks_html`), if any;
+    `notes_html`: a saved run's reviewer notes (`lib.notes.notes_section_html`), if any."""
     if scale is None:
         scale = colour_scale(scores or [], signed=False)
     common = dict(
@@ -118,7 +121,7 @@ def render_report_html(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{escape_html(safe_plain(title))}</title>"
-        f"<style>{_REPORT_CSS}\n{STYLE_CSS}\n{PARTS_CSS}</style></head><body>"
+        f"<style>{_REPORT_CSS}\n{STYLE_CSS}\n{PARTS_CSS}\n{NOTES_CSS}</style></head><body>"
         f"<h1>{safe_html(title)}</h1>"
         f"<p>Model: <strong>{safe_html(model_name)}</strong></p>"
         f"<h2>Selected target</h2><div class=\"box salience-text\">{safe_html(selected_text)}</div>"
@@ -127,6 +130,7 @@ def render_report_html(
         f'<h2>Output</h2><div class="box">{target_html}</div>'
         + (f"<h2>Salience by part</h2>{parts_html}" if parts_html else "")
         + checks_html
+        + (f"<h2>Reviewer notes</h2>{notes_html}" if notes_html else "")
         + f"<h2>Settings</h2>{_table(settings)}"
         f"<h2>Audit</h2>{_table(audit)}"
         "<p><small>Gradient salience shows which tokens the model's output was most sensitive "

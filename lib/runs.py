@@ -11,7 +11,7 @@ One browser must not fill the store: the same owner saving an identical record g
 back (looked up by owner and content hash; ids stay random, so they never reveal content or
 match across owners), and each owner has a quota (bytes and runs) and a rate limit (saves per
 minute), counted from tables in the store itself, so every server process agrees
-(lib/run_quotas.py).
+(lib/run_quotas.py). Reviewers' notes on a run live in the same file (lib/notes.py).
 """
 
 from __future__ import annotations
@@ -150,13 +150,14 @@ class RunStore:
         self.max_owner_bytes = int(max_owner_bytes)
         self.max_owner_runs = int(max_owner_runs)
         self.saves_per_minute = int(saves_per_minute)
-        self._clock = clock
+        self.clock = clock
         prepare_private_file(self.path)
         self._migrate()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A new connection to the store (autocommit: open transactions with BEGIN IMMEDIATE);
+        a damaged file raises DamagedStoreError. Also used by `lib.notes`."""
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             try:
@@ -175,7 +176,7 @@ class RunStore:
             ) from None
 
     def _migrate(self) -> None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StudioError(
@@ -206,7 +207,7 @@ class RunStore:
                 raise
 
     def schema_version(self) -> int:
-        with self._connect() as conn:
+        with self.connect() as conn:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def save(
@@ -253,7 +254,7 @@ class RunStore:
         run_id = secrets.token_urlsafe(24)
         created_at = datetime.now(UTC).isoformat(timespec="microseconds")
         # A shutdown (SIGTERM) refuses new saves and waits for this one to commit.
-        with shutdown.save_guard(), self._connect() as conn:
+        with shutdown.save_guard(), self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 same = conn.execute(
@@ -264,7 +265,7 @@ class RunStore:
                 if same is not None:
                     conn.execute("COMMIT")
                     return str(same[0])
-                check_owner_limits(conn, owner, size, now=self._clock(),
+                check_owner_limits(conn, owner, size, now=self.clock(),
                                    saves_per_minute=self.saves_per_minute,
                                    max_owner_runs=self.max_owner_runs,
                                    max_owner_bytes=self.max_owner_bytes)
@@ -283,7 +284,7 @@ class RunStore:
                      digest),
                 )
                 conn.execute("INSERT INTO saves (owner, saved_at) VALUES (?, ?)",
-                             (owner, self._clock()))
+                             (owner, self.clock()))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -294,7 +295,7 @@ class RunStore:
         """The run with this id, or None (unknown or malformed ids never reach SQL)."""
         if not is_valid_run_id(run_id):
             return None
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT id, kind, title, owner, created_at, record FROM runs WHERE id = ?",
                 (run_id,),
@@ -315,7 +316,7 @@ class RunStore:
         """The owner's runs, newest first (never anyone else's)."""
         if not isinstance(owner, str) or not owner:
             return []
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT id, kind, title, created_at, model FROM runs WHERE owner = ?"
                 " ORDER BY created_at DESC, rowid DESC",
@@ -328,17 +329,18 @@ class RunStore:
         if not is_valid_run_id(run_id):
             return False
         title = _clean_title(title)
-        with self._connect() as conn:
+        with self.connect() as conn:
             cur = conn.execute(
                 "UPDATE runs SET title = ? WHERE id = ? AND owner = ?", (title, run_id, owner)
             )
             return cur.rowcount == 1
 
     def delete(self, run_id: str, *, owner: str) -> bool:
-        """Delete the owner's run; False if there is no such run of theirs."""
+        """Delete the owner's run and, with it, its notes (a trigger: lib/notes.py); False if
+        there is no such run of theirs."""
         if not is_valid_run_id(run_id):
             return False
-        with self._connect() as conn:
+        with self.connect() as conn:
             cur = conn.execute("DELETE FROM runs WHERE id = ? AND owner = ?", (run_id, owner))
             return cur.rowcount == 1
 
@@ -353,18 +355,17 @@ class RunStore:
         old_owner, new_owner = _check_owner(old_owner), _check_owner(new_owner)
         if old_owner == new_owner:
             return 0
-        with self._connect() as conn:
+        with self.connect() as conn:
             cur = conn.execute("UPDATE runs SET owner = ? WHERE owner = ?", (new_owner, old_owner))
             return int(cur.rowcount)
 
     def usage(self) -> tuple[int, int]:
         """(number of runs, bytes of records) in the whole store."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             count, total = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM runs"
             ).fetchone()
         return int(count), int(total)
-
 
 
 def default_store() -> RunStore:

@@ -69,5 +69,52 @@ MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
         "CREATE INDEX saves_owner_time ON saves (owner, saved_at)",
         _backfill_hashes,
     ),
+    (
+        # Reviewer notes on a saved run (lib/notes.py): an append-only thread. A retraction is
+        # a row of its own (`retracts` = the note's id); nothing is ever updated. AUTOINCREMENT
+        # keeps ids from ever being reused, even after a deleted run took its notes with it.
+        """
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            author TEXT NOT NULL,
+            author_label TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            verdict TEXT,
+            retracts INTEGER
+        )
+        """,
+        "CREATE INDEX notes_run ON notes (run_id, id)",
+        "CREATE INDEX notes_author_time ON notes (author, created_at)",
+        # A note is retracted at most once.
+        "CREATE UNIQUE INDEX notes_one_retraction ON notes (retracts) WHERE retracts IS NOT NULL",
+        """
+        CREATE TRIGGER notes_never_updated BEFORE UPDATE ON notes
+        BEGIN SELECT RAISE(ABORT, 'notes are append-only: a note is never changed'); END
+        """,
+        # Notes go only with their run (the trigger below): while it exists, none is deleted.
+        """
+        CREATE TRIGGER notes_never_deleted BEFORE DELETE ON notes
+        WHEN EXISTS (SELECT 1 FROM runs WHERE id = OLD.run_id)
+        BEGIN SELECT RAISE(ABORT, 'notes are append-only: a note is never deleted'); END
+        """,
+        """
+        CREATE TRIGGER notes_need_their_run BEFORE INSERT ON notes
+        WHEN NOT EXISTS (SELECT 1 FROM runs WHERE id = NEW.run_id)
+        BEGIN SELECT RAISE(ABORT, 'a note needs an existing run'); END
+        """,
+        """
+        CREATE TRIGGER notes_retracted_by_their_author BEFORE INSERT ON notes
+        WHEN NEW.retracts IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM notes WHERE id = NEW.retracts AND run_id = NEW.run_id
+            AND author = NEW.author AND retracts IS NULL)
+        BEGIN SELECT RAISE(ABORT, 'only its author may retract a note'); END
+        """,
+        """
+        CREATE TRIGGER runs_take_their_notes AFTER DELETE ON runs
+        BEGIN DELETE FROM notes WHERE run_id = OLD.id; END
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

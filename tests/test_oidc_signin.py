@@ -227,6 +227,17 @@ def test_anonymous_link_prompts_then_lands_on_the_run(signin_server, browser) ->
         assert call["code_challenge_method"] == "S256" and call.get("nonce")
         ops.poll(lambda: [c["name"] for c in context.cookies()],
                  lambda names: "studio_next_run" not in names, "the next-run cookie to go")
+        # Notes: a signed-in user writes under the provider's label (no display name to type).
+        ops.poll(lambda: ops.app_text(page), lambda t: f"Adding notes as {ALICE['email']}" in t,
+                 "the notes form of a signed-in user")
+        assert page.get_by_role("textbox", name="Your display name (shown with your note)"
+                                ).count() == 0
+        ops.commit_text(page.get_by_role("textbox", name="Note", exact=True),
+                        "Checked while signed in.", textarea=True)
+        ops.click_button(page, "Add note")
+        ops.poll(lambda: " ".join(page.locator(".studio-note").all_inner_texts()),
+                 lambda t: "Checked while signed in." in t and ALICE["email"] in t,
+                 "the signed-in user's note under their label")
 
         # Saved runs: Alice's runs (saved under her verified e-mail by an earlier release,
         # handed to her issuer + sub key at sign-in), never Bob's.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.errors import StudioError
 from lib.ui import common
 from lib.ui.clean_stop import ensure_clean_stop
 from lib.ui.guard import guarded
@@ -56,7 +57,34 @@ def _limits() -> None:
                       f"run{'' if runs == 1 else 's'})"]
         else:
             lines.append("- Saved runs: the store cannot be read; sharing will say why")
+        lines += _notes_limits()
         st.markdown("\n".join(lines))
+
+
+def _notes_limits() -> list[str]:
+    """The reviewer notes' limits and who may write them."""
+    from lib.notes import (
+        DEFAULT_NOTES_PER_MINUTE,
+        MAX_LABEL_CHARS,
+        MAX_NOTE_CHARS,
+        MAX_NOTES_PER_RUN,
+        NOTES_PER_MINUTE_ENV,
+    )
+    from lib.run_quotas import limit_from_env
+    from lib.ui.signin import auth_configured
+
+    try:
+        per_minute = limit_from_env(NOTES_PER_MINUTE_ENV, DEFAULT_NOTES_PER_MINUTE)
+        sign_in = auth_configured()
+    except StudioError:  # a bad setting: the page that uses it says so
+        return ["- Notes on saved runs: a server setting is unusable; adding a note says why"]
+    who = ("only signed-in users (this server asks everyone to sign in)" if sign_in else
+           "anyone who can open the run's link (this server has no sign-in)")
+    return [f"- Notes on a saved run: **{MAX_NOTE_CHARS:,}** characters each, display name "
+            f"**{MAX_LABEL_CHARS}** characters, **{per_minute}** notes a minute per author, "
+            f"**{MAX_NOTES_PER_RUN}** notes a run",
+            f"- Who may add notes: {who}; notes are never edited, only their author may "
+            "retract one, and deleting a run deletes its notes"]
 
 
 def _model_status() -> None:

@@ -29,6 +29,7 @@ from lib.ui.controls import ViewControls, view_controls
 from lib.ui.generate import generate_views
 from lib.ui.inputs import generation_settings, variant_inputs
 from lib.ui.model_service import get_service
+from lib.ui.notes_view import notes_panel
 from lib.ui.parts_view import compare_parts
 from lib.ui.restore import restore_compare_run
 from lib.ui.scores import known_scores, prefetch_views, prefetching, score_request
@@ -235,5 +236,6 @@ def render_compare_page() -> None:
     views = st.session_state.get("cmp_views")
     if views:
         _results(views)
+        notes_panel(st.session_state.get("cmp_run"), prefix="cmp", hold=URL.hold)
     else:
         URL.write(st.session_state.get("cmp_run"))

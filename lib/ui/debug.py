@@ -35,6 +35,7 @@ from lib.ui.generate import generate_view
 from lib.ui.help_text import HOW_TO_READ
 from lib.ui.inputs import generation_settings, prompt_inputs, target_choice
 from lib.ui.model_service import get_service
+from lib.ui.notes_view import notes_panel
 from lib.ui.output_overlay import output_and_overlay
 from lib.ui.parts_view import debug_part_scores, debug_parts, highlighted_part, overlay_part
 from lib.ui.reading_view import reading_view
@@ -197,3 +198,4 @@ def render_debug_page() -> None:
                 caption = f"Saved run {view.run_id} · " + caption
             st.caption(common.md_escape(caption))
             _analysis(view)
+            notes_panel(view.run_id, prefix="dbg", hold=URL.hold)  # a saved run's notes

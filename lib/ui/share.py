@@ -27,6 +27,17 @@ def _title(view: View) -> str:
     return (view.prompt.strip().splitlines() or ["Run"])[0][:60]
 
 
+def _notes(run_id: str | None) -> tuple[list, list[dict]]:
+    """A saved run's notes as they are now (the thread, every row): read when an export is
+    built, so it has the notes added since the page was drawn; none for an unsaved view."""
+    if not run_id:
+        return [], []
+    from lib.notes import default_notes
+
+    notes = default_notes()
+    return notes.thread(run_id), notes.audit(run_id)
+
+
 def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[float] | None,
                    scale: ColourScale, method_label: str, selected: Sequence[int],
                    ui: dict[str, Any], token_scores: Sequence[float] | None = None,
@@ -44,9 +55,11 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
     segs, vals, sel = list(segments), None if seg_vals is None else list(seg_vals), list(selected)
 
     tokens = None if token_scores is None else list(token_scores)
+    run_id = view.run_id
 
     def build() -> str:
         from lib import report
+        from lib.notes import notes_section_html
         from lib.reading import PARAGRAPH_THRESHOLD_TOKENS
         from lib.render_parts import parts_table_html, view_part_scores
         from lib.render_reading import render_document_report_html
@@ -57,6 +70,8 @@ def report_builder(view: View, segments: Sequence[Segment], seg_vals: Sequence[f
                       else parts_table_html(view_part_scores(view, tokens, signed), signed))
         if tokens is not None and seq.prompt_length >= PARAGRAPH_THRESHOLD_TOKENS:
             render, extra = render_document_report_html, {"token_scores": tokens}
+        if run_id:  # a saved run: its reviewer notes
+            extra["notes_html"] = notes_section_html(_notes(run_id)[0])
         return render(
             **extra, title=title, seq=seq, segments=segs, scores=vals, scale=scale,
             palette=str(ui["palette"]), method_label=method_label, selected=sel,
@@ -75,7 +90,9 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
                         token_scores: Sequence[float] | None = None, signed: bool = False
                         ) -> Callable[[], str]:
     """A function that builds the JSON export (tokens, segments and their scores); with
-    `token_scores` also `parts`, the rows `salience --by-part` writes (`lib.cli_parts`)."""
+    `token_scores` also `parts`, the rows `salience --by-part` writes (`lib.cli_parts`); for a
+    saved run its id, `notes` (every row of its thread, retractions included) and
+    `latest_verdict`."""
     head = {"model": view.model_name, "fingerprint": view.fingerprint, "method": ui["method"],
             "granularity": ui["granularity"], "selection": ui["selection"]}
     if ui.get("foil"):  # contrastive: the scores are of log p(selection) - log p(foil)
@@ -88,6 +105,7 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
     tokens = [{"index": t.index, "text": t.text, "special": t.special} for t in view.seq.tokens]
     segs, vals = list(segments), None if seg_vals is None else list(seg_vals)
     tok_scores = None if token_scores is None else list(token_scores)
+    run_id = view.run_id
 
     def build() -> str:
         out: dict[str, Any] = {**head, "input_text": view.seq.input_text, "tokens": tokens,
@@ -103,6 +121,11 @@ def scores_json_builder(view: View, segments: Sequence[Segment],
                                           tok_scores, signed)
             except ValueError:  # parts that do not fit the sequence (a damaged run): none
                 pass
+        if run_id:
+            from lib.notes import latest_verdict
+
+            thread, rows = _notes(run_id)
+            out.update(run_id=run_id, latest_verdict=latest_verdict(thread), notes=rows)
         return json.dumps(out, ensure_ascii=False, indent=1)
 
     return build

@@ -356,14 +356,14 @@ def commit_text(locator: Any, text: str, textarea: bool) -> None:
 MATRIX_TITLE = "Output × prompt matrix"
 
 
-def open_matrix(page: Any) -> Any:
-    """Open the matrix's expander; return its plotly chart (a Playwright locator)."""
-    summary = page.locator("summary").filter(has_text=MATRIX_TITLE)
-    poll(summary.count, lambda n: n == 1, "the matrix's expander")
+def open_expander(page: Any, title: str) -> None:
+    """Open the expander whose summary has `title` (clicked only while closed: a second click
+    would close it again; a summary redrawn under the pointer is looked up again)."""
+    summary = page.locator("summary").filter(has_text=title)
+    poll(summary.count, lambda n: n == 1, f"the expander '{title}'")
 
     def is_open() -> bool:
         try:
-            # Clicked only while closed: a second click would close it again.
             if not summary.evaluate("s => s.parentElement.open", timeout=5_000):
                 summary.scroll_into_view_if_needed(timeout=5_000)
                 summary.click(timeout=5_000)
@@ -371,7 +371,12 @@ def open_matrix(page: Any) -> Any:
         except Exception:  # noqa: BLE001 - redrawn under the pointer: look again
             return False
 
-    poll(is_open, bool, "the matrix's expander open", every_s=1.0)
+    poll(is_open, bool, f"the expander '{title}' open", every_s=1.0)
+
+
+def open_matrix(page: Any) -> Any:
+    """Open the matrix's expander; return its plotly chart (a Playwright locator)."""
+    open_expander(page, MATRIX_TITLE)
     # The one chart with a heatmap (plotly draws it as an image in its heatmap layer).
     chart = page.locator("[data-testid='stPlotlyChart']:has(.heatmaplayer image)")
     poll(chart.count, lambda n: n == 1, "the matrix chart in its opened expander")

@@ -94,3 +94,24 @@ def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: 
     ops.open_app(page, tiny_server.url, path="runs")
     page.get_by_text("Open").first.wait_for()
     _clean(page, "runs")
+
+
+def test_saved_run_with_notes_has_no_violations(tiny_server, page) -> None:  # noqa: ANN001
+    ops.open_app(page, tiny_server.url, params="g=words")
+    segs = ops.generate(page, min_segments=1)
+    ops.click_segment(page, segs[0]["index"])
+    ops.poll(lambda: ops.overlay(page), bool, "the overlay")
+    ops.click_button(page, "Share")
+    ops.poll(lambda: ops.url_params(page).get("run"), bool, "run= in the URL")
+    name = page.get_by_role("textbox", name="Your display name (shown with your note)")
+    ops.commit_text(name, "Axe reviewer", textarea=False)
+    ops.commit_text(page.get_by_role("textbox", name="Note", exact=True), "Looks fine.",
+                    textarea=True)
+    ops.click_button(page, "Add note")
+    ops.poll(page.get_by_role("button", name="Retract my note").count, lambda n: n == 1,
+             "the note and its Retract button")
+    _clean(page, "debug-notes")
+    ops.click_button(page, "Retract my note")
+    ops.poll(page.locator(".studio-note.retracted").count, lambda n: n == 1, "the retraction")
+    _clean(page, "debug-notes-retracted")
+
