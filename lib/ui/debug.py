@@ -49,21 +49,41 @@ from lib.view import View
 URL = UrlState("dbg", parse_selection, format_selection, adopt_foil=set_foil)
 
 
+GENERATE_ASKED = "dbg_generate_asked"
+
+
+def _ask_generate() -> None:
+    """Generate's callback: the request is kept in session state until a generation answers
+    it. A button's own True lasts one run, and a run that another rerun interrupts before the
+    generation is submitted would drop the click."""
+    URL.hold()
+    st.session_state[GENERATE_ASKED] = True
+
+
 def _input_column() -> None:
     inputs = prompt_inputs()
     settings = generation_settings("dbg", sampling=True)
     target_mode, target_text = target_choice(inputs)
-    if (st.button("Generate", type="primary", key="dbg_generate", on_click=URL.hold)
-            and settings is not None):
-        try:
-            view, response = generate_view(inputs, settings, target_mode, target_text)
-        except StudioError as e:
-            common.show_error(str(e))
-            return
-        st.session_state["dbg_view"] = view
-        st.session_state["dbg_response"] = response
-        st.session_state["dbg_sel"] = None
-        st.session_state.pop("dbg_prefetched", None)
+    st.button("Generate", type="primary", key="dbg_generate", on_click=_ask_generate)
+    if common.was_cancelled(GENERATE_ASKED):  # the reviewer pressed Cancel on it
+        st.session_state.pop(GENERATE_ASKED, None)
+    if not st.session_state.get(GENERATE_ASKED):
+        return
+    if settings is None:  # a setting is invalid; its message is shown beside it
+        st.session_state.pop(GENERATE_ASKED, None)
+        return
+    try:
+        view, response = generate_view(inputs, settings, target_mode, target_text,
+                                       cancel_key=GENERATE_ASKED)
+    except StudioError as e:
+        st.session_state.pop(GENERATE_ASKED, None)
+        common.show_error(str(e))
+        return
+    st.session_state.pop(GENERATE_ASKED, None)
+    st.session_state["dbg_view"] = view
+    st.session_state["dbg_response"] = response
+    st.session_state["dbg_sel"] = None
+    st.session_state.pop("dbg_prefetched", None)
 
 
 def _on_click(index: int, shift: bool) -> None:

@@ -25,10 +25,11 @@ def _check(item: PromptInputs, empty: str) -> str:
 
 
 def generate_view(inputs: PromptInputs, settings: GenerationSettings, target_mode: str,
-                  target_text: str) -> tuple[View, str]:
+                  target_text: str, cancel_key: object = None) -> tuple[View, str]:
     """Generate from the prompt; returns the view to analyse and the model's own response.
 
     With a typed (or the row's) target the view explains that target instead of the response.
+    `cancel_key` names the request for `common.was_cancelled` once Cancel is pressed.
     """
     prompt = _check(inputs, "The prompt is empty: type a prompt (or fill in the template's "
                             "variables) before pressing Generate.")
@@ -52,7 +53,7 @@ def generate_view(inputs: PromptInputs, settings: GenerationSettings, target_mod
     fut = svc.submit(job, priority=PRIORITY_USER, owner=owner_id(),
                      replaces=common.session_key("generate"),
                      light=light_generation(prompt, settings.max_new_tokens))
-    res = common.wait_for(fut, svc, "Generating", progress)
+    res = common.wait_for(fut, svc, "Generating", progress, cancel_key=cancel_key)
     gen = res["gen"]
     response = target_mode == "response"
     view = View(

@@ -219,3 +219,28 @@ def test_template_with_part_marker_renders_without_it():
     assert any(p.startswith("Summarize the following text") and "\nText: The city" in p
                for p in preview)
     assert not any("{#" in p for p in preview)
+
+
+def test_a_generate_request_outlives_a_run_that_was_interrupted_before_it_answered():
+    """Generate's callback keeps the request in session state: the run after an interrupted
+    one (another rerun came first) still generates, once; an error ends the request."""
+    from lib.ui.debug import GENERATE_ASKED
+
+    at = make_app()
+    at.run()
+    at.number_input(key="dbg_max_new").set_value(4).run()
+    at.session_state[GENERATE_ASKED] = True  # as the callback left it before the interruption
+    at.run()
+    no_crash(at)
+    first = at.session_state["dbg_view"]
+    assert GENERATE_ASKED not in at.session_state
+    at.run()  # answered: a later run does not generate again
+    assert at.session_state["dbg_view"] is first
+
+    at.radio(key="dbg_source").set_value("Raw prompt").run()
+    at.text_area(key="dbg_raw").set_value("   ").run()
+    at.button(key="dbg_generate").click().run()
+    assert any("The prompt is empty" in e for e in errors(at)), errors(at)
+    assert GENERATE_ASKED not in at.session_state
+    at.run()
+    assert not any("The prompt is empty" in e for e in errors(at))  # not asked again
