@@ -184,7 +184,7 @@ def _columns(views: list[View], segs: list[list[Segment]], outs: list[list[Segme
                            "anchor": st.session_state.get("cmp_anchor")})
                 segment_picker(v.seq.text, outs[j], chosen[j], key=f"cmp_picker_{j}",
                                on_click=_on_click(j), label=f"Output of variant {j + 1}",
-                               overlay=payloads[j])
+                               overlay=payloads[j], output_id=str(id(v)))
                 if failed[j]:
                     st.error(common.md_escape(failed[j]))
                 if not c.shared_scale or j == 0:  # the overlay's styles live in its component

@@ -48,6 +48,7 @@ def output_and_overlay(view: View, segments: list[Segment], out_segs: list[Segme
                        waiting="Scores for this selection are not available yet.", part=part,
                        column=matrix_highlight(segments, sel))
         segment_picker(view.seq.text, out_segs, sel, key=f"{prefix}_picker", on_click=on_click,
+                       output_id=str(id(view)),
                        titles=segment_titles(view, out_segs), overlay=payload,
                        anchor=st.session_state.get(f"{prefix}_anchor"))
         matrix_view(segments, known, c.signed, c.method_label, sel, on_select_row)
