@@ -103,13 +103,18 @@ class JobQueue:
             by_owner[job.owner] = lane
         return job
 
-    def next_job(self) -> QueuedJob | None:
-        """The job to run next (taken out of the queue), or None when it is empty."""
+    def next_job(self, skip: Collection[str | None] = ()) -> QueuedJob | None:
+        """The job to run next (taken out of the queue), or None when it is empty; owners in
+        `skip` (resting, see `DutyCycle`) keep their turn for later."""
         for priority in sorted(self._lanes):
-            by_owner = self._lanes[priority]
-            if by_owner:
-                return self._take(next(iter(by_owner.values()))[0])
+            for lane in self._lanes[priority].values():
+                if lane[0].owner not in skip:
+                    return self._take(lane[0])
         return None
+
+    def owners(self) -> set[str | None]:
+        """The owners with queued jobs."""
+        return {owner for by_owner in self._lanes.values() for owner in by_owner}
 
     def next_inline_job(self, busy_owners: Collection[str | None],
                         light_allowed: Callable[[str | None], bool] = lambda owner: False
@@ -152,3 +157,55 @@ class ModelTime:
 
     def forget(self, owner: str | None) -> None:
         self._used.pop(owner, None)
+
+
+# While others use the worker, one owner keeps it busy at most this share of the time.
+BUSY_SHARE = 0.5
+SHARED_WINDOW_S = 30.0  # "others use it": they asked for or ran model work this recently
+
+
+class DutyCycle:
+    """While several owners use the worker, none keeps it busy more than `share` of the time:
+    after a job that computed for d seconds, its owner rests d * (1 - share) / share before
+    their next job starts, unless no other owner asked for or ran model work within `window_s`.
+    Round robin alone lets a flood of one owner's jobs keep the worker busy back to back, and
+    a busy worker slows everyone's page reruns (cores, and Python's GIL); the rest leaves them
+    room. Times are passed in, as in `ModelTime`."""
+
+    def __init__(self, share: float = BUSY_SHARE, window_s: float = SHARED_WINDOW_S) -> None:
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be in (0, 1]; got {share!r}")
+        if window_s < 0:
+            raise ValueError(f"window_s must not be negative; got {window_s!r}")
+        self._share, self._window = share, window_s
+        self._rest_until: dict[str | None, float] = {}
+        self._seen: dict[str | None, float] = {}
+
+    def touch(self, owner: str | None, now: float) -> None:
+        """`owner` asked for model work at `now`."""
+        self._seen[owner] = now
+
+    def finished(self, owner: str | None, computed_s: float, now: float) -> None:
+        """`owner`'s job computed for `computed_s` seconds and ended at `now`."""
+        self._seen[owner] = now
+        self._rest_until[owner] = now + max(0.0, computed_s) * (1 - self._share) / self._share
+
+    def resting(self, now: float) -> dict[str | None, float]:
+        """Owners whose rest is not over while someone else uses the worker: owner -> until."""
+        recent = [o for o, t in self._seen.items() if t >= now - self._window]
+        return {o: t for o, t in self._rest_until.items()
+                if t > now and any(other != o for other in recent)}
+
+    def pick(self, queue: JobQueue, now: float) -> tuple[QueuedJob | None, float]:
+        """The next job of an owner who is not resting (taken out), else (None, seconds until
+        the first queued owner's rest ends)."""
+        resting = self.resting(now)
+        job = queue.next_job(skip=resting)
+        if job is not None:
+            return job, 0.0
+        ends = [resting[o] for o in queue.owners() if o in resting]
+        return None, (min(ends) - now) if ends else 0.0
+
+    def forget(self, owner: str | None) -> None:
+        self._rest_until.pop(owner, None)
+        self._seen.pop(owner, None)

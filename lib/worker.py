@@ -1,22 +1,17 @@
 """One model per server, shared by every browser session, and one queue of model work.
 
-The app never calls the model from a session's script thread directly: the model is loaded once
-in a background thread (so pages render while it loads), and every model job runs on one worker
-thread. Clicks and generation (priority 0) always go before prefetching (priority 1); within a
-priority, owners are served in turn (round robin: one job of each owner with work queued, then
-the next round), so one owner's burst cannot starve the others, and each owner may keep only a
-few jobs queued. A newer job that `replaces` an older one of the same owner cancels it; an
-owner who is gone can be forgotten (`forget_owner`), dropping their jobs.
+The model loads once in a background thread (pages render meanwhile); every model job runs on
+one worker thread, never on a session's script thread. The serving order is `lib.jobs`': clicks
+and generation before prefetching, owners in turn, a few queued jobs per owner, no owner busy
+more than half the time while others use it (`DutyCycle`). A newer job that `replaces` an older
+one of the same owner cancels it; `forget_owner` drops a departed owner's jobs.
 
 Each job runs inside `lib.cancel.running(JobContext(token, between_pieces=...))`: long work
-calls `lib.cancel.checkpoint()` between its pieces, which stops a cancelled job (its future gets
-`lib.errors.Cancelled`) and runs other owners' queued short jobs inline, so one long document
-does not hold everyone's clicks; a short generation also runs inline when its owner has used the
-model less lately than the running job's owner (`lib.jobs.ModelTime`), so one owner's flood of
-generations does not hold everyone's Generate. Model threads run at a lower OS priority (lib/priority.py), so
-pages that need no model stay responsive while the cores compute. No Streamlit here:
-`lib/ui/model_service.py` caches one service. Scores are cached by the engine (`lib.pipeline`,
-every method at once), not here.
+calls `lib.cancel.checkpoint()` between pieces, which stops a cancelled job (`Cancelled`) and
+runs other owners' clicks inline, and their short generations when they used the model less
+lately than the running job's owner (`lib.jobs.ModelTime`). Model threads run at a lower OS
+priority (lib/priority.py). No Streamlit here: `lib/ui/model_service.py` caches one service;
+scores are cached by the engine (`lib.pipeline`).
 """
 
 from __future__ import annotations
@@ -33,7 +28,15 @@ from typing import Any
 from lib import cancel as cancel_mod
 from lib.cancel import JobContext
 from lib.errors import Cancelled, LimitError, ModelLoadError, StudioError
-from lib.jobs import PRIORITY_PREFETCH, PRIORITY_USER, Job, JobQueue, ModelTime, QueuedJob
+from lib.jobs import (
+    PRIORITY_PREFETCH,
+    PRIORITY_USER,
+    DutyCycle,
+    Job,
+    JobQueue,
+    ModelTime,
+    QueuedJob,
+)
 from lib.priority import lower_compute_priority
 from lib.salience_requests import Lookup, cached_lookup, prefetch_salience, request_salience
 
@@ -71,6 +74,8 @@ class ModelService:
         self._queue = JobQueue()  # priorities, then owners in turn (lib/jobs.py)
         self._running: list[QueuedJob] = []  # outermost first; inline jobs after it
         self._model_time = ModelTime()  # who used the worker lately (lib/jobs.py)
+        self._duty = DutyCycle()  # no owner keeps it busy more than half the time (lib/jobs.py)
+        self._computed = 0.0  # the outermost running job's own compute time so far
         self._resumed = 0.0  # when the outermost running job last (re)started computing
         self._started = False
         self._stopping = False
@@ -219,6 +224,7 @@ class ModelService:
                     field="queue",
                 )
         self._queue.add(priority, fn, fut, owner, replaces, short, light)
+        self._duty.touch(owner, time.monotonic())
         self._cond.notify_all()
         return fut
 
@@ -261,12 +267,11 @@ class ModelService:
             running = [job for job in self._running if job.owner == owner]
             if not running:
                 self._model_time.forget(owner)
+                self._duty.forget(owner)
             for job in running:
                 job.token.cancel()
         self._fail_cancelled(mine, "Cancelled: the session that asked for this job has ended.")
         return len(mine) + len(running)
-
-    cancel_owner = forget_owner
 
     def cancel_prefetch(self, owner: str) -> int:
         """Drop this owner's queued prefetch jobs (not the running one); returns how many."""
@@ -305,16 +310,19 @@ class ModelService:
                     self._cond.wait()
                 if self._stopping:
                     return
-                job = self._queue.next_job()
-                assert job is not None
+                job, rest = self._duty.pick(self._queue, time.monotonic())
+                if job is None:  # only resting owners have work queued
+                    self._cond.wait(rest)
+                    continue
                 self._running.append(job)
                 model, state, error = self._model, self._state, self._error
-                self._resumed = time.monotonic()
+                self._resumed, self._computed = time.monotonic(), 0.0
             try:
                 self._run(job, model, state, error, inline=False)
             finally:
                 with self._cond:
-                    self._charge(job.owner, self._resumed)
+                    now = self._charge(job.owner, self._resumed)
+                    self._duty.finished(job.owner, self._computed, now)
                     self._running.remove(job)
                     self._cond.notify_all()
 
@@ -322,6 +330,8 @@ class ModelService:
         """Under the lock: charge `owner` the model time from `since` to now; returns now."""
         now = time.monotonic()
         self._model_time.charge(owner, now - since, now)
+        if self._running and self._running[0].owner == owner:
+            self._computed += now - since  # the outermost job's own share (not its inline ones)
         return now
 
     def _between_pieces(self) -> None:

@@ -70,3 +70,42 @@ def test_light_generation_means_a_short_prompt_and_few_new_tokens():
     assert light_generation("x" * LIGHT_PROMPT_CHARS, LIGHT_NEW_TOKENS)
     assert not light_generation("x" * (LIGHT_PROMPT_CHARS + 1), 8)
     assert not light_generation("short", LIGHT_NEW_TOKENS + 1)
+
+
+def test_duty_cycle_rests_a_busy_owner_only_while_others_use_the_worker():
+    from lib.jobs import DutyCycle
+
+    duty = DutyCycle(share=0.5, window_s=30.0)
+    queue = JobQueue()
+    a1, a2 = _add(queue, "a"), _add(queue, "a")
+    duty.touch("a", now=0.0)
+    assert duty.pick(queue, now=0.0) == (a1, 0.0)
+    duty.finished("a", computed_s=10.0, now=10.0)
+    # Alone on the server: no rest (nobody else to leave room for).
+    assert duty.resting(now=11.0) == {}
+    assert duty.pick(queue, now=11.0) == (a2, 0.0)
+    duty.finished("a", computed_s=10.0, now=21.0)
+    # Someone else asks: a rests as long as it computed (half the time), b goes first.
+    a3 = _add(queue, "a")
+    b1 = _add(queue, "b")
+    duty.touch("b", now=22.0)
+    assert duty.resting(now=22.0) == {"a": 31.0}
+    assert duty.pick(queue, now=22.0) == (b1, 0.0)
+    job, wait = duty.pick(queue, now=22.0)  # only a's job left: wait for the rest to end
+    assert job is None and wait == pytest.approx(9.0)
+    assert duty.pick(queue, now=31.0) == (a3, 0.0)
+    # Once b has been quiet for the window, a is alone again and does not rest.
+    duty.finished("a", computed_s=5.0, now=40.0)
+    assert duty.resting(now=41.0) == {"a": 45.0}
+    assert duty.resting(now=44.9) == {"a": 45.0}
+    duty.forget("b")
+    assert duty.resting(now=41.0) == {}
+
+
+def test_duty_cycle_validates_its_settings():
+    from lib.jobs import DutyCycle
+
+    with pytest.raises(ValueError, match="share"):
+        DutyCycle(share=0.0)
+    with pytest.raises(ValueError, match="window_s"):
+        DutyCycle(window_s=-1.0)
