@@ -92,7 +92,7 @@ def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: 
     ops.click_button(page, "Share")
     ops.poll(lambda: ops.url_params(page).get("run"), bool, "run= in the URL")
     ops.open_app(page, tiny_server.url, path="runs")
-    page.get_by_text("Open").first.wait_for()
+    page.get_by_text("Open", exact=True).first.wait_for()  # the run's Open link
     _clean(page, "runs")
 
 
