@@ -163,9 +163,15 @@ def stable(read: Callable[[], T], what: str, timeout_s: float = 60, settle_s: fl
     return last
 
 
+# The suite's shared server is busy with earlier tests' background work (prefetching for
+# sessions that are gone), so a fresh page can take over half a minute to draw on 2 cores
+# (seen in clean-clone runs: 24 s, and once past Playwright's default 30 s).
+OPEN_TIMEOUT_MS = 120_000
+
+
 def open_app(page: Any, base_url: str, path: str = "", params: str = "") -> None:
-    page.goto(f"{base_url}/{path}{'?' + params if params else ''}")
-    page.locator("[data-testid='stApp']").wait_for()
+    page.goto(f"{base_url}/{path}{'?' + params if params else ''}", timeout=OPEN_TIMEOUT_MS)
+    page.locator("[data-testid='stApp']").wait_for(timeout=OPEN_TIMEOUT_MS)
 
 
 def generate(
