@@ -189,6 +189,18 @@ def generate(
     return segs
 
 
+def open_generate_and_select_first(page: Any, base_url: str) -> tuple[list[dict[str, Any]], int]:
+    """Debug at word granularity: Generate, click the first output segment and wait for its
+    overlay; returns (the output segments, the selected index)."""
+    open_app(page, base_url, params="g=words")
+    segs = generate(page, min_segments=1)
+    index = segs[0]["index"]
+    click_segment(page, index)
+    poll(lambda: overlay_marks(overlay(page)), lambda m: m == {str(index)},
+         f"the overlay for segment {index}")
+    return segs, index
+
+
 def error_messages(page: Any) -> list[str]:
     """Texts of the st.error boxes on the page."""
     return page.locator("[data-testid='stAlertContentError']").all_inner_texts()

@@ -84,25 +84,22 @@ def test_compare_page_has_no_violations_with_and_without_an_overlay(tiny_server,
     _clean(page, "compare-overlay")
 
 
-def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: ANN001
-    ops.open_app(page, tiny_server.url, params="g=words")
-    segs = ops.generate(page, min_segments=1)
-    ops.click_segment(page, segs[0]["index"])
-    ops.poll(lambda: ops.overlay(page), bool, "the overlay")
+def _share_a_run(page: Any, base_url: str) -> None:
+    """Generate, select the first segment, Share (the Saved-runs audits need a run)."""
+    ops.open_generate_and_select_first(page, base_url)
     ops.click_button(page, "Share")
     ops.poll(lambda: ops.url_params(page).get("run"), bool, "run= in the URL")
+
+
+def test_saved_runs_page_has_no_violations(tiny_server, page) -> None:  # noqa: ANN001
+    _share_a_run(page, tiny_server.url)
     ops.open_app(page, tiny_server.url, path="runs")
     page.get_by_text("Open", exact=True).first.wait_for()  # the run's Open link
     _clean(page, "runs")
 
 
 def test_saved_run_with_notes_has_no_violations(tiny_server, page) -> None:  # noqa: ANN001
-    ops.open_app(page, tiny_server.url, params="g=words")
-    segs = ops.generate(page, min_segments=1)
-    ops.click_segment(page, segs[0]["index"])
-    ops.poll(lambda: ops.overlay(page), bool, "the overlay")
-    ops.click_button(page, "Share")
-    ops.poll(lambda: ops.url_params(page).get("run"), bool, "run= in the URL")
+    _share_a_run(page, tiny_server.url)
     name = page.get_by_role("textbox", name="Your display name (shown with your note)")
     ops.commit_text(name, "Axe reviewer", textarea=False)
     ops.commit_text(page.get_by_role("textbox", name="Note", exact=True), "Looks fine.",

@@ -23,12 +23,7 @@ def _metrics(page) -> dict[str, str]:  # noqa: ANN001
 def test_dropping_a_segment_shows_the_numbers_and_the_link_keeps_them(
         tiny_server, new_context) -> None:  # noqa: ANN001
     page = new_context().new_page()
-    ops.open_app(page, tiny_server.url, params="g=words")
-    segs = ops.generate(page, min_segments=1)
-    index = segs[0]["index"]
-    ops.click_segment(page, index)
-    ops.poll(lambda: ops.overlay_marks(ops.overlay(page)), lambda m: m == {str(index)},
-             f"the overlay for segment {index}")
+    _, index = ops.open_generate_and_select_first(page, tiny_server.url)
     ops.open_expander(page, EXPANDER)
     ops.click_button(page, "Run the check")
     shown = ops.poll(lambda: _metrics(page), lambda m: "change" in m, "the check's numbers",

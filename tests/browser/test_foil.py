@@ -19,12 +19,7 @@ def _legend(page) -> str:  # noqa: ANN001
 def test_picking_a_foil_turns_the_palette_signed_and_the_link_restores_it(
         tiny_server, new_context) -> None:  # noqa: ANN001
     page = new_context().new_page()
-    ops.open_app(page, tiny_server.url, params="g=words")
-    segs = ops.generate(page, min_segments=1)
-    index = segs[0]["index"]
-    ops.click_segment(page, index)
-    ops.poll(lambda: ops.overlay_marks(ops.overlay(page)), lambda m: m == {str(index)},
-             f"the overlay for segment {index}")
+    segs, index = ops.open_generate_and_select_first(page, tiny_server.url)
     assert "unsigned" in ops.poll(lambda: _legend(page), bool, "the legend")
 
     box = page.get_by_role("combobox", name=FOIL_BOX)

@@ -13,12 +13,7 @@ pytestmark = pytest.mark.browser
 
 def test_clicking_a_part_bar_highlights_the_part_in_the_prompt(tiny_server, new_context) -> None:  # noqa: ANN001
     page = new_context().new_page()
-    ops.open_app(page, tiny_server.url, params="g=words")
-    segs = ops.generate(page, min_segments=1)
-    index = segs[0]["index"]
-    ops.click_segment(page, index)
-    ops.poll(lambda: ops.overlay_marks(ops.overlay(page)), lambda m: m == {str(index)},
-             f"the overlay for segment {index}")
+    _, index = ops.open_generate_and_select_first(page, tiny_server.url)
     assert ops.highlighted_parts(page) == set()
 
     ops.click_part_bar(page)  # the top bar: the part with the largest |score|
